@@ -1,0 +1,35 @@
+# Ballast front door. `make run` starts ballastd on the embedded default; `make test` runs every
+# test with AddressSanitizer + UndefinedBehaviorSanitizer; `make bench` runs the benchmarks.
+SHELL := /bin/bash
+JOBS ?= 2
+export CCACHE_DIR ?= $(HOME)/.cache/ballast-ccache
+
+.PHONY: deps deps-bench build-release build-test run test bench clean
+
+deps:
+	scripts/install-deps
+
+deps-bench:
+	scripts/install-deps --bench
+
+build-release: deps
+	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALLAST_SANITIZE=OFF
+	cmake --build build/release -j$(JOBS)
+
+build-test: deps
+	cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DBALLAST_SANITIZE=ON
+	cmake --build build/test -j$(JOBS)
+
+run: build-release
+	mkdir -p var/ballast
+	./build/release/src/daemon/ballastd --data-dir var/ballast --http-listen 127.0.0.1:8080
+
+test: build-test
+	BALLAST_BUILD_DIR=$(CURDIR)/build/test ctest --test-dir build/test -j$(JOBS) --output-on-failure --timeout 900
+
+bench: deps-bench build-release
+	bench/run-all build/release
+
+clean:
+	rm -rf build
