@@ -1,0 +1,71 @@
+#pragma once
+// Messages as the broker core sees them, independent of any wire protocol.
+// Plain values; not thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ballast::broker {
+
+// How a body was given over HTTP and should be given back: "utf8" or "base64". The broker
+// stores the bytes; the encoding is only remembered for the answer.
+enum class BodyEncoding : uint8_t { kUtf8, kBase64 };
+
+struct MessageProperties {
+  std::string content_type;
+  std::string correlation_id;
+  std::string reply_to;
+  BodyEncoding encoding = BodyEncoding::kUtf8;
+  std::vector<std::pair<std::string, std::string>> headers;  // in the order given
+
+  bool operator==(const MessageProperties&) const = default;
+};
+
+// One message to publish.
+struct PublishRequest {
+  std::string id;                      // empty = the broker assigns one
+  std::string body;                    // raw bytes (already base64-decoded)
+  MessageProperties properties;
+  uint8_t priority = 0;                // 0..9, higher first
+  std::optional<uint32_t> delay_seconds;
+  std::optional<uint32_t> ttl_seconds;  // overrides the queue's message_ttl_seconds when shorter
+};
+
+struct PublishedMessage {
+  std::string id;
+  bool duplicate = false;  // true: an earlier publish with this id inside the dedup window won
+};
+
+enum class Durability : uint8_t {
+  kFsync,     // covered by an fdatasync before the answer
+  kInterval,  // written; synced within storage.sync_interval_ms (a documented loss window)
+};
+
+struct PublishOutcome {
+  std::vector<PublishedMessage> messages;
+  Durability durability = Durability::kFsync;
+};
+
+// One message handed to a consumer (receive) or shown to an operator (peek).
+struct DeliveredMessage {
+  std::string id;
+  std::string body;
+  MessageProperties properties;
+  uint8_t priority = 0;
+  int64_t published_at_ms = 0;          // wall clock, ms since the epoch
+  std::optional<int64_t> expires_at_ms;
+  uint32_t delivery_count = 0;          // deliveries including this one (peek: so far)
+  bool redelivered = false;
+  std::string receipt;                  // empty for peek
+};
+
+struct ReceiveRequest {
+  uint32_t max_messages = 1;                           // 1..1000
+  uint32_t wait_ms = 0;                                // long poll; 0 = answer at once
+  std::optional<uint32_t> visibility_timeout_seconds;  // none = the queue's default
+};
+
+}  // namespace ballast::broker

@@ -1,0 +1,47 @@
+#pragma once
+// Per-queue settings, as set by `PUT /api/v1/queues/{name}` and stored in the journal's
+// queue-created / queue-changed records. Plain value; not thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace ballast::broker {
+
+enum class Overflow : uint8_t {
+  kRejectPublish,  // "reject-publish": publishes over the limit fail with QUEUE_LIMIT_REACHED
+  kDropHead,       // "drop-head": the oldest ready message is dead-lettered (never silently)
+};
+
+std::string_view overflow_name(Overflow overflow);
+Result<Overflow> parse_overflow(std::string_view text);
+
+struct QueueSettings {
+  std::optional<uint64_t> max_length;           // ready + delayed messages; none = unlimited
+  std::optional<uint64_t> max_bytes;            // body bytes of ready + delayed messages
+  Overflow overflow = Overflow::kRejectPublish;
+  std::optional<uint32_t> message_ttl_seconds;  // per-queue TTL; none = no expiry
+  std::optional<uint32_t> delivery_limit;       // deliveries before dead-lettering; none = no limit
+  // Queue (same vhost) that receives this queue's dead letters; empty = the vhost's
+  // "ballast.dead-letter" queue.
+  std::string dead_letter_queue;
+  // Operator's explicit choice to discard dead letters instead (off by default: R3).
+  bool dead_letter_drop = false;
+  uint32_t dedup_window_seconds = 0;            // 0 = idempotent publish off
+  uint32_t default_visibility_timeout_seconds = 30;
+
+  bool operator==(const QueueSettings&) const = default;
+};
+
+// The JSON key names of the settings that differ between `a` and `b` (for
+// QUEUE_EXISTS_DIFFERENT), in declaration order.
+std::vector<std::string> differing_setting_keys(const QueueSettings& a, const QueueSettings& b);
+
+// Checks ranges (e.g. a visibility timeout of 0..43200 s) and the dead-letter target's name.
+// Fails with INVALID_ARGUMENT naming the key.
+Status validate_settings(const QueueSettings& settings);
+
+}  // namespace ballast::broker
