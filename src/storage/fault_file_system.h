@@ -1,0 +1,86 @@
+#pragma once
+// A real file layer with faults: wraps PosixFileSystem (real files in a real directory) and
+//  - fails a chosen call (by operation and occurrence) with a chosen errno;
+//  - "crashes" at a chosen call: that call (a write may first be torn at a chosen byte) and
+//    every later one fails with EIO, as if the process had died there;
+//  - simulates power loss on demand: unsynced file contents and unsynced directory entries
+//    (creates, renames, removes not followed by a directory fsync) are rolled back on disk,
+//    keeping a seeded prefix of unsynced writes with the next one torn, or dropping them all;
+//  - after a failed sync, drops that file's unsynced writes (what Linux does with the dirty
+//    pages), so "retry the fsync" cannot hide a loss.
+// Used by storage tests and the crash-consistency test. Not a mock: every byte lands on disk.
+// Thread-safe (one mutex).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "storage/file_system.h"
+#include "storage/posix_file_system.h"
+
+namespace ballast::storage {
+
+enum class FaultOp : uint8_t { kOpen, kWrite, kSync, kAllocate, kTruncate, kRename, kRemove, kSyncDirectory, kCreateDirectory };
+
+enum class PowerLossModel : uint8_t {
+  kDropAllUnsynced,     // every unsynced write and directory change is lost
+  kKeepSeededPrefix,    // per file, a seeded number of unsynced writes survive, the next torn
+};
+
+class FaultFileSystem final : public FileSystem {
+ public:
+  FaultFileSystem();
+  ~FaultFileSystem() override;
+
+  // The `occurrence`-th call (1-based) of `op` fails with `error_number`.
+  void fail_call(FaultOp op, uint64_t occurrence, int error_number);
+  // The next call of `op` fails with `error_number`.
+  void fail_next_call(FaultOp op, int error_number);
+  // The `call_number`-th counted call (1-based, every operation but reads) crashes; a write
+  // that crashes first writes `torn_bytes` of its data (clamped to its length).
+  void crash_at_call(uint64_t call_number, uint64_t torn_bytes);
+  bool crashed() const;
+  // Counted calls so far (to size a run that crashes at every call).
+  uint64_t calls() const;
+  // Rolls back what a power loss would lose. Call after every user of this file system has
+  // stopped; the files are then as a fresh boot would find them.
+  void simulate_power_loss(PowerLossModel model, uint64_t seed);
+
+  Result<std::unique_ptr<File>> open(const std::filesystem::path& path, OpenMode mode) override;
+  Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  Status remove(const std::filesystem::path& path) override;
+  Status sync_directory(const std::filesystem::path& directory) override;
+  Status create_directory(const std::filesystem::path& directory) override;
+  Result<std::vector<std::string>> list_directory(const std::filesystem::path& directory) override;
+  Result<bool> exists(const std::filesystem::path& path) override;
+
+  struct FileState;
+  struct DirectoryOp;
+
+  // For FaultFile; not part of the contract.
+  std::optional<Error> before_call(FaultOp op, const std::filesystem::path& path,
+                                   uint64_t* torn_bytes);
+  std::mutex& mutex() { return mu_; }
+
+ private:
+  std::optional<Error> before_call_locked(FaultOp op, const std::filesystem::path& path,
+                                          uint64_t* torn_bytes);
+  void undo_directory_ops();
+
+  mutable std::mutex mu_;
+  PosixFileSystem real_;
+  uint64_t calls_ = 0;
+  std::map<FaultOp, uint64_t> op_counts_;
+  std::map<std::pair<FaultOp, uint64_t>, int> planned_failures_;
+  std::optional<uint64_t> crash_call_;
+  uint64_t crash_torn_bytes_ = 0;
+  bool crashed_ = false;
+  uint64_t backup_counter_ = 0;
+  uint64_t op_order_ = 0;
+  std::map<std::filesystem::path, std::shared_ptr<FileState>> files_;
+  std::map<std::filesystem::path, std::vector<DirectoryOp>> pending_directory_ops_;
+};
+
+}  // namespace ballast::storage

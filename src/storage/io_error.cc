@@ -1,0 +1,88 @@
+#include "storage/io_error.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+namespace ballast::storage {
+namespace {
+
+std::string user_name(uid_t uid) {
+  struct passwd* entry = getpwuid(uid);
+  return entry != nullptr ? entry->pw_name : std::to_string(uid);
+}
+
+std::string group_name(gid_t gid) {
+  struct group* entry = getgrgid(gid);
+  return entry != nullptr ? entry->gr_name : std::to_string(gid);
+}
+
+// The path itself if it exists, else its nearest existing parent.
+std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
+  std::filesystem::path candidate = path;
+  struct stat info{};
+  while (!candidate.empty() && ::stat(candidate.c_str(), &info) != 0) {
+    if (candidate == candidate.parent_path()) break;
+    candidate = candidate.parent_path();
+  }
+  return candidate;
+}
+
+Error permission_error(int error_number, std::string_view operation,
+                       const std::filesystem::path& path) {
+  const uid_t uid = ::geteuid();
+  const std::string user = user_name(uid);
+  const std::filesystem::path owner_path = existing_ancestor(path);
+  struct stat info{};
+  std::string ownership = "its owner could not be read";
+  if (::stat(owner_path.c_str(), &info) == 0) {
+    ownership = fmt::format("{} is owned by {}:{}, mode {:04o}", owner_path.string(),
+                            user_name(info.st_uid), group_name(info.st_gid), info.st_mode & 07777);
+  }
+  return Error(ErrorCode::kStoragePermissionDenied,
+               fmt::format("cannot {} {}: {} for user {} (uid {}); {}", operation, path.string(),
+                           std::strerror(error_number), user, uid, ownership),
+               fmt::format("chown {}: {} and make it writable by its owner (chmod u+rwX), or "
+                           "remove the ACL entry that denies it; 'ballast doctor' shows the check",
+                           user, owner_path.string()));
+}
+
+Error full_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
+  struct statvfs fs{};
+  std::string free_text = "free space unknown";
+  const std::filesystem::path probe = existing_ancestor(path);
+  if (::statvfs(probe.c_str(), &fs) == 0) {
+    free_text = fmt::format("{} bytes free of {}", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize,
+                            static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
+  }
+  return Error(ErrorCode::kStorageFull,
+               fmt::format("cannot {} {}: {} ({} on the file system holding it)", operation,
+                           path.string(), std::strerror(error_number), free_text),
+               "free space on that file system or move storage.data_dir to a larger one; "
+               "consumers can still drain queues, and publishing resumes once space is free");
+}
+
+}  // namespace
+
+Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
+  if (error_number == EACCES || error_number == EPERM) {
+    return permission_error(error_number, operation, path);
+  }
+  if (error_number == ENOSPC || error_number == EDQUOT) {
+    return full_error(error_number, operation, path);
+  }
+  std::string fix = "check the kernel log (dmesg) for disk errors; the broker refuses writes to "
+                    "this file until the storage self-check passes again";
+  if (error_number == EROFS) fix = "remount the file system read-write";
+  return Error(ErrorCode::kStorageIoError,
+               fmt::format("cannot {} {}: {} (errno {})", operation, path.string(),
+                           std::strerror(error_number), error_number),
+               std::move(fix));
+}
+
+}  // namespace ballast::storage

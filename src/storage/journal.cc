@@ -1,0 +1,342 @@
+#include "storage/journal.h"
+
+#include <chrono>
+
+#include "storage/io_error.h"
+#include "storage/record_codec.h"
+#include "storage/segment_header.h"
+#include "util/check.h"
+#include "util/log.h"
+
+namespace ballast::storage {
+
+namespace fs = std::filesystem;
+
+Journal::Journal(const JournalOptions& options, DataDirLock lock)
+    : options_(options), fs_(*options.file_system), lock_(std::move(lock)) {}
+
+Journal::~Journal() { stop(); }
+
+fs::path Journal::journal_dir() const { return options_.data_dir / "journal"; }
+
+fs::path Journal::segment_path(uint64_t segment_id) const {
+  return journal_dir() / segment_file_name(segment_id);
+}
+
+uint64_t Journal::max_group_bytes() const { return options_.segment_bytes - kSegmentHeaderBytes; }
+
+void Journal::start() {
+  BALLAST_CHECK(!writer_.joinable(), "journal started twice");
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+void Journal::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::optional<Error> Journal::sticky_error() const {
+  std::lock_guard lock(mu_);
+  return sticky_error_;
+}
+
+JournalStats Journal::stats() const {
+  std::lock_guard lock(mu_);
+  JournalStats stats = stats_;
+  stats.segments = segments_.size();
+  stats.free_segments = free_files_.size();
+  stats.bytes_on_disk = (segments_.size() + free_files_.size()) * options_.segment_bytes;
+  return stats;
+}
+
+Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> group,
+                                                    CommitCallback done) {
+  BALLAST_CHECK(!group.empty(), "append of an empty group");
+  uint64_t group_bytes = 0;
+  for (const auto& record : group) group_bytes += encoded_record_bytes(record.payload.size());
+  if (group_bytes > max_group_bytes()) {
+    return Error(ErrorCode::kMessageTooLarge,
+                 fmt::format("a commit of {} records needs {} bytes, more than one journal "
+                             "segment holds ({} bytes, storage.segment_size = {})",
+                             group.size(), group_bytes, max_group_bytes(), options_.segment_bytes),
+                 "send fewer or smaller messages per request, or raise storage.segment_size");
+  }
+  std::lock_guard lock(mu_);
+  if (sticky_error_) return *sticky_error_;
+  const bool roll = tail_offset_ + group_bytes > options_.segment_bytes;
+  if (roll) {
+    ++tail_segment_;
+    tail_offset_ = kSegmentHeaderBytes;
+  }
+  Chunk* chunk = nullptr;
+  if (!roll && !pending_.chunks.empty()) {
+    Chunk& last = pending_.chunks.back();
+    if (last.segment_id == tail_segment_ && last.offset + last.bytes.size() == tail_offset_) {
+      chunk = &last;
+    }
+  }
+  if (chunk == nullptr) {
+    chunk = &pending_.chunks.emplace_back(
+        Chunk{tail_segment_, tail_offset_, next_seq_, roll, std::string()});
+  }
+  std::vector<AppendedRecord> appended;
+  appended.reserve(group.size());
+  for (size_t i = 0; i < group.size(); ++i) {
+    const RecordToAppend& record = group[i];
+    uint16_t flags = record.ignorable ? kRecordIgnorable : 0;
+    if (i + 1 < group.size()) flags |= kRecordGroupContinues;
+    const uint64_t seq = next_seq_++;
+    const auto bytes = static_cast<uint32_t>(encoded_record_bytes(record.payload.size()));
+    encode_record(chunk->bytes, record.type, flags, generation_of(tail_segment_), seq,
+                  std::as_bytes(std::span(record.payload)));
+    appended.push_back(AppendedRecord{seq, {tail_segment_, static_cast<uint32_t>(tail_offset_), bytes}});
+    tail_offset_ += bytes;
+  }
+  pending_.commits.push_back(Commit{next_seq_ - 1, std::move(done)});
+  stats_.records_appended += group.size();
+  wake_.notify_one();
+  return appended;
+}
+
+void Journal::checkpoint(std::string snapshot, std::set<uint64_t> live_segments) {
+  std::lock_guard lock(mu_);
+  CheckpointData data{next_seq_ - 1, tail_segment_, tail_offset_, std::move(snapshot)};
+  pending_.checkpoint = PendingCheckpoint{std::move(data), std::move(live_segments)};
+  wake_.notify_one();
+}
+
+std::shared_ptr<File> Journal::reader_for(uint64_t segment_id) {
+  std::lock_guard lock(mu_);
+  auto found = readers_.find(segment_id);
+  if (found != readers_.end()) return found->second;
+  auto file = fs_.open(segment_path(segment_id), OpenMode::kReadOnly);
+  if (!file) return nullptr;
+  std::shared_ptr<File> shared = std::move(*file);
+  readers_[segment_id] = shared;
+  return shared;
+}
+
+Result<std::string> Journal::read(const RecordLocation& where) {
+  std::shared_ptr<File> file = reader_for(where.segment_id);
+  if (!file) {
+    auto retry = fs_.open(segment_path(where.segment_id), OpenMode::kReadOnly);
+    if (!retry) return std::move(retry).error();
+    file = std::move(*retry);
+  }
+  std::string bytes(where.bytes, '\0');
+  auto read = file->read_at(where.offset, std::as_writable_bytes(std::span(bytes)));
+  if (!read) return std::move(read).error();
+  const auto decoded = decode_record(std::as_bytes(std::span(bytes.data(), *read)),
+                                     generation_of(where.segment_id),
+                                     static_cast<uint32_t>(options_.segment_bytes));
+  if (decoded.status != DecodeStatus::kOk || decoded.total_bytes != where.bytes) {
+    return Error(ErrorCode::kStorageCorrupt,
+                 fmt::format("record at {} offset {} ({} bytes) cannot be read back: {}",
+                             segment_path(where.segment_id).string(), where.offset, where.bytes,
+                             decode_status_name(decoded.status)),
+                 "run 'ballast doctor'; the message is quarantined and the rest of the queue "
+                 "keeps being served");
+  }
+  return std::string(reinterpret_cast<const char*>(decoded.payload.data()), decoded.payload.size());
+}
+
+void Journal::writer_loop() {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(options_.sync_interval_ms);
+  auto next_interval_sync = Clock::now() + interval;
+  bool unsynced = false;
+  std::unique_lock lock(mu_);
+  while (true) {
+    const auto has_work = [&] {
+      return !pending_.chunks.empty() || !pending_.commits.empty() || pending_.checkpoint || stopping_;
+    };
+    if (unsynced) {
+      wake_.wait_until(lock, next_interval_sync, has_work);
+    } else {
+      wake_.wait(lock, has_work);
+    }
+    const bool stopping = stopping_;
+    Batch batch = std::move(pending_);
+    pending_ = Batch{};
+    const bool failed = sticky_error_.has_value();
+    lock.unlock();
+    if (failed) {
+      finish_batch(batch, *sticky_error());
+    } else {
+      const bool sync_due = options_.sync_policy == SyncPolicy::kAlways || stopping ||
+                            batch.checkpoint || Clock::now() >= next_interval_sync;
+      Status status = write_batch(batch);
+      unsynced = status.ok() && !batch.chunks.empty() ? true : unsynced;
+      if (status && sync_due && unsynced) {
+        status = sync_segments();
+        unsynced = false;
+        next_interval_sync = Clock::now() + interval;
+      }
+      // The checkpoint goes first so that a caller who waits on a later commit sees it done.
+      if (status && batch.checkpoint) apply_checkpoint(*batch.checkpoint);
+      finish_batch(batch, status);
+    }
+    lock.lock();
+    if (stopping && pending_.chunks.empty() && pending_.commits.empty() && !pending_.checkpoint) break;
+  }
+}
+
+Status Journal::write_batch(Batch& batch) {
+  for (const Chunk& chunk : batch.chunks) {
+    auto status = write_chunk(chunk);
+    if (!status) return status;
+  }
+  const bool early = options_.sync_policy == SyncPolicy::kInterval ||
+                     options_.defect == JournalDefect::kConfirmBeforeFsync;
+  if (early) finish_batch(batch, ok_status());
+  return ok_status();
+}
+
+Status Journal::write_chunk(const Chunk& chunk) {
+  if (chunk.starts_segment) {
+    auto status = create_segment_file(chunk.segment_id, chunk.first_seq);
+    if (!status) return status;
+  }
+  BALLAST_CHECK(chunk.segment_id == write_segment_, "chunk for segment {} while writing {}",
+                chunk.segment_id, write_segment_);
+  auto status = write_file_->write_at(chunk.offset, std::as_bytes(std::span(chunk.bytes)));
+  if (!status) return status;
+  unsynced_segments_.insert(chunk.segment_id);
+  return ok_status();
+}
+
+Status Journal::create_segment_file(uint64_t segment_id, uint64_t first_seq) {
+  const fs::path path = segment_path(segment_id);
+  std::optional<fs::path> recycled;
+  {
+    std::lock_guard lock(mu_);
+    if (!free_files_.empty()) {
+      recycled = free_files_.back();
+      free_files_.pop_back();
+    }
+  }
+  Result<std::unique_ptr<File>> file = Error(ErrorCode::kStorageIoError, "", "");
+  if (recycled) {
+    auto status = fs_.rename(*recycled, path);
+    if (!status) return status;
+    file = fs_.open(path, OpenMode::kReadWrite);
+  } else {
+    file = fs_.open(path, OpenMode::kCreateExclusive);
+    if (file) {
+      auto status = (*file)->allocate(options_.segment_bytes);
+      if (!status) return status;
+    }
+  }
+  if (!file) return std::move(file).error();
+  const std::string header = encode_segment_header({segment_id, generation_of(segment_id), first_seq});
+  auto status = (*file)->write_at(0, std::as_bytes(std::span(header)));
+  if (!status) return status;
+  if (options_.defect != JournalDefect::kSkipDirectoryFsync) {
+    status = fs_.sync_directory(journal_dir());
+    if (!status) return status;
+  }
+  if (write_file_) sealed_unsynced_[write_segment_] = std::move(write_file_);
+  write_file_ = std::move(*file);
+  write_segment_ = segment_id;
+  unsynced_segments_.insert(segment_id);
+  {
+    std::lock_guard lock(mu_);
+    segments_.insert(segment_id);
+  }
+  log::event(log::Level::kInfo, "storage.segment_opened",
+             {log::kv("segment", segment_file_name(segment_id)), log::kv("first_seq", first_seq),
+              log::kv("recycled", recycled.has_value())});
+  return ok_status();
+}
+
+Status Journal::sync_segments() {
+  for (uint64_t segment_id : unsynced_segments_) {
+    File* file = segment_id == write_segment_ ? write_file_.get() : sealed_unsynced_[segment_id].get();
+    BALLAST_CHECK(file != nullptr, "no open file for unsynced segment {}", segment_id);
+    auto status = file->sync();
+    if (!status && options_.defect == JournalDefect::kRetryFailedFsync) status = file->sync();
+    if (!status) return status;
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.fsyncs;
+    }
+  }
+  unsynced_segments_.clear();
+  sealed_unsynced_.clear();
+  return ok_status();
+}
+
+void Journal::finish_batch(Batch& batch, const Status& status) {
+  if (!status) fail_sticky(status.error());
+  uint64_t records = 0;
+  for (Commit& commit : batch.commits) {
+    commit.done(status);
+    ++records;
+  }
+  if (status) {
+    std::lock_guard lock(mu_);
+    stats_.groups_committed += records;
+  }
+  batch.commits.clear();
+}
+
+void Journal::fail_sticky(const Error& error) {
+  std::lock_guard lock(mu_);
+  if (sticky_error_) return;
+  sticky_error_ = error;
+  log::event(log::Level::kError, "storage.write_failed",
+             {log::kv("code", error.code_name()), log::kv("message", error.message()),
+              log::kv("fix", error.fix())});
+}
+
+void Journal::apply_checkpoint(PendingCheckpoint& pending) {
+  auto status = write_checkpoint(fs_, options_.data_dir, pending.data);
+  if (!status) {
+    log::event(log::Level::kWarn, "storage.checkpoint_failed",
+               {log::kv("code", status.error().code_name()), log::kv("message", status.error().message()),
+                log::kv("fix", status.error().fix())});
+    return;
+  }
+  std::vector<uint64_t> reclaimable;
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t segment_id : segments_) {
+      if (segment_id >= pending.data.replay_segment) break;
+      if (!pending.live_segments.contains(segment_id)) reclaimable.push_back(segment_id);
+    }
+  }
+  for (uint64_t segment_id : reclaimable) {
+    status = reclaim_segment(segment_id);
+    if (!status) break;
+  }
+  if (!reclaimable.empty() && status) status = fs_.sync_directory(journal_dir());
+  if (!reclaimable.empty() && status) status = fs_.sync_directory(journal_dir() / "free");
+  if (!status) {
+    log::event(log::Level::kWarn, "storage.reclaim_failed",
+               {log::kv("code", status.error().code_name()), log::kv("message", status.error().message()),
+                log::kv("fix", status.error().fix())});
+  }
+}
+
+Status Journal::reclaim_segment(uint64_t segment_id) {
+  bool keep_for_recycling = false;
+  {
+    std::lock_guard lock(mu_);
+    readers_.erase(segment_id);
+    keep_for_recycling = free_files_.size() < options_.max_free_segments;
+  }
+  const fs::path from = segment_path(segment_id);
+  const fs::path to = journal_dir() / "free" / segment_file_name(segment_id);
+  auto status = keep_for_recycling ? fs_.rename(from, to) : fs_.remove(from);
+  if (!status) return status;
+  std::lock_guard lock(mu_);
+  segments_.erase(segment_id);
+  if (keep_for_recycling) free_files_.push_back(to);
+  return ok_status();
+}
+
+}  // namespace ballast::storage

@@ -1,0 +1,268 @@
+#include "storage/journal.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "storage/fault_file_system.h"
+#include "storage/posix_file_system.h"
+#include "storage/segment_header.h"
+
+namespace ballast::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Replayed {
+  uint16_t type;
+  uint64_t seq;
+  std::string payload;
+  RecordLocation location;
+};
+
+class CollectingVisitor : public RecoveryVisitor {
+ public:
+  void load_snapshot(std::span<const std::byte> snapshot) override {
+    snapshot_.assign(reinterpret_cast<const char*>(snapshot.data()), snapshot.size());
+  }
+  void apply_group(std::span<const ReplayedRecord> group) override {
+    groups_.emplace_back();
+    for (const auto& record : group) {
+      groups_.back().push_back(Replayed{record.type, record.seq,
+                                        std::string(reinterpret_cast<const char*>(record.payload.data()),
+                                                    record.payload.size()),
+                                        record.location});
+    }
+  }
+  std::vector<std::string> payloads() const {
+    std::vector<std::string> all;
+    for (const auto& group : groups_)
+      for (const auto& record : group) all.push_back(record.payload);
+    return all;
+  }
+  std::string snapshot_;
+  std::vector<std::vector<Replayed>> groups_;
+};
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/ballast-journal-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  JournalOptions options(FileSystem& file_system, uint64_t segment_bytes = 4096) {
+    JournalOptions result;
+    result.data_dir = dir_ / "data";
+    result.segment_bytes = segment_bytes;
+    result.file_system = &file_system;
+    return result;
+  }
+
+  std::unique_ptr<Journal> open(FileSystem& file_system, CollectingVisitor& visitor,
+                                RecoveryReport& report, uint64_t segment_bytes = 4096) {
+    auto journal = Journal::open(options(file_system, segment_bytes), visitor, report);
+    EXPECT_TRUE(journal.ok()) << (journal.ok() ? "" : journal.error().describe());
+    if (!journal.ok()) return nullptr;
+    (*journal)->start();
+    return std::move(*journal);
+  }
+
+  // Appends one record per payload as separate commits and waits until all are durable.
+  static std::vector<AppendedRecord> append_all(Journal& journal, const std::vector<std::string>& payloads) {
+    std::vector<AppendedRecord> appended;
+    std::vector<std::future<bool>> done;
+    for (const auto& payload : payloads) {
+      auto promise = std::make_shared<std::promise<bool>>();
+      done.push_back(promise->get_future());
+      auto result = journal.append({RecordToAppend{4, false, payload}},
+                                   [promise](Status status) { promise->set_value(status.ok()); });
+      EXPECT_TRUE(result.ok());
+      if (result.ok()) appended.push_back(result->front());
+    }
+    for (auto& future : done) EXPECT_TRUE(future.get());
+    return appended;
+  }
+
+  static std::vector<std::string> numbered(int count, size_t bytes = 100) {
+    std::vector<std::string> payloads;
+    for (int i = 0; i < count; ++i) payloads.push_back(fmt::format("{:0{}}", i, bytes));
+    return payloads;
+  }
+
+  fs::path dir_;
+  PosixFileSystem posix_;
+};
+
+TEST_F(JournalTest, ReplaysEveryCommittedRecordInOrderAcrossRollOver) {
+  const auto payloads = numbered(200);
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(posix_, visitor, report);
+    append_all(*journal, payloads);
+    EXPECT_GT(journal->stats().segments, 3u);
+  }
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report);
+  EXPECT_EQ(visitor.payloads(), payloads);
+  EXPECT_FALSE(report.torn_tail.has_value());
+  EXPECT_TRUE(report.corrupt.empty());
+}
+
+TEST_F(JournalTest, ReadsBackAPayloadByLocation) {
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report);
+  const auto appended = append_all(*journal, {"first", "second"});
+  auto payload = journal->read(appended[1].location);
+  ASSERT_TRUE(payload.ok());
+  EXPECT_EQ(*payload, "second");
+}
+
+TEST_F(JournalTest, AtomicGroupIsAllOrNothingAfterATornWrite) {
+  FaultFileSystem faults;
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(faults, visitor, report, 1 << 16);
+    append_all(*journal, {"before"});
+    // The next write (the group) is torn after 40 bytes and the process "dies".
+    faults.crash_at_call(faults.calls() + 1, 40);
+    auto result = journal->append({{4, false, "group-a"}, {4, false, "group-b"}}, [](Status) {});
+    EXPECT_TRUE(result.ok());
+    journal->stop();
+  }
+  faults.simulate_power_loss(PowerLossModel::kDropAllUnsynced, 1);
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report, 1 << 16);
+  EXPECT_EQ(visitor.payloads(), std::vector<std::string>{"before"});
+}
+
+TEST_F(JournalTest, TornTailIsTruncatedAndReported) {
+  FaultFileSystem faults;
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(faults, visitor, report, 1 << 16);
+    append_all(*journal, {"one", "two"});
+    faults.crash_at_call(faults.calls() + 1, 30);
+    journal->append({{4, false, std::string(200, 'z')}}, [](Status) {}).ignore("crashes");
+    journal->stop();
+  }
+  // The torn bytes reached the disk (no power loss): recovery must find and cut them.
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report, 1 << 16);
+  EXPECT_EQ(visitor.payloads(), (std::vector<std::string>{"one", "two"}));
+  ASSERT_TRUE(report.torn_tail.has_value());
+  EXPECT_TRUE(report.corrupt.empty());
+}
+
+TEST_F(JournalTest, DamageInTheMiddleIsReportedAndSkippedNotFatal) {
+  std::vector<AppendedRecord> appended;
+  const auto payloads = numbered(30);
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(posix_, visitor, report, 1 << 16);
+    appended = append_all(*journal, payloads);
+  }
+  // Flip a byte inside record 10's payload.
+  const auto where = appended[10].location;
+  auto file = posix_.open(dir_ / "data" / "journal" / segment_file_name(where.segment_id), OpenMode::kReadWrite);
+  ASSERT_TRUE(file.ok());
+  const std::byte junk{0x5A};
+  ASSERT_TRUE((*file)->write_at(where.offset + 30, std::span(&junk, 1)).ok());
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report, 1 << 16);
+  ASSERT_EQ(report.corrupt.size(), 1u);
+  EXPECT_EQ(report.corrupt[0].first_offset, where.offset);
+  auto expected = payloads;
+  expected.erase(expected.begin() + 10);
+  EXPECT_EQ(visitor.payloads(), expected);
+  EXPECT_FALSE(report.problems.empty());
+}
+
+TEST_F(JournalTest, MissingSegmentIsReportedAsCorrupt) {
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(posix_, visitor, report);
+    append_all(*journal, numbered(200));
+  }
+  ASSERT_TRUE(posix_.remove(dir_ / "data" / "journal" / segment_file_name(2)).ok());
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report);
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_NE(report.problems[0].find("missing"), std::string::npos) << report.problems[0];
+  EXPECT_LT(visitor.payloads().size(), 200u);
+  EXPECT_GT(visitor.payloads().size(), 100u);
+}
+
+TEST_F(JournalTest, FailedFsyncIsStickyAndNeverReportedAsSuccess) {
+  FaultFileSystem faults;
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(faults, visitor, report, 1 << 16);
+  append_all(*journal, {"ok"});
+  faults.fail_next_call(FaultOp::kSync, EIO);
+  std::promise<Status> failed;
+  journal->append({{4, false, "lost"}}, [&](Status status) { failed.set_value(status); }).ignore("checked below");
+  const Status status = failed.get_future().get();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code(), ErrorCode::kStorageIoError);
+  auto later = journal->append({{4, false, "after"}}, [](Status) {});
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.error().code(), ErrorCode::kStorageIoError);
+}
+
+TEST_F(JournalTest, SecondOpenOfTheSameDirectoryNamesTheLockHolder) {
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report);
+  CollectingVisitor second_visitor;
+  RecoveryReport second_report;
+  auto second = Journal::open(options(posix_), second_visitor, second_report);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code(), ErrorCode::kDataDirLocked);
+  EXPECT_NE(second.error().message().find(std::to_string(::getpid())), std::string::npos);
+}
+
+TEST_F(JournalTest, CheckpointBoundsReplayAndReclaimsDeadSegments) {
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(posix_, visitor, report);
+    append_all(*journal, numbered(200));
+    const uint64_t before = journal->stats().segments;
+    journal->checkpoint("snapshot-bytes", {});
+    append_all(*journal, {"after-checkpoint"});
+    EXPECT_LT(journal->stats().segments, before);
+    EXPECT_GT(journal->stats().free_segments, 0u);
+  }
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(posix_, visitor, report);
+  EXPECT_TRUE(report.had_checkpoint);
+  EXPECT_EQ(visitor.snapshot_, "snapshot-bytes");
+  EXPECT_EQ(visitor.payloads(), std::vector<std::string>{"after-checkpoint"});
+  // Recycled files now serve new segments: their stale records must not come back.
+  append_all(*journal, numbered(60));
+  journal.reset();
+  CollectingVisitor again;
+  RecoveryReport again_report;
+  auto reopened = open(posix_, again, again_report);
+  EXPECT_EQ(again.payloads().size(), 61u);
+  EXPECT_TRUE(again_report.corrupt.empty());
+}
+
+}  // namespace
+}  // namespace ballast::storage
