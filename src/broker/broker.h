@@ -2,8 +2,9 @@
 // The broker core's public face: vhosts, queues and messages over one shared journal.
 //
 // Threading: every method is thread-safe. Each call is posted to the broker thread, which owns
-// all queue state; `done` is invoked exactly once, on the broker thread, and must not block
-// (front ends post the result back to their own executor). health() and is_serving() may be
+// all queue state; `done` is invoked exactly once, on the broker thread (or at once on the
+// calling thread with SHUTTING_DOWN once stop() has begun), and must not block (front ends
+// post the result back to their own executor). health() and is_serving() may be
 // called from any thread and never block on the broker thread.
 //
 // Durability: publish, ack, nack, purge, delete and queue creation call `done` only after the
@@ -21,11 +22,9 @@
 
 #include "broker/message.h"
 #include "broker/queue_settings.h"
+#include "storage/file_system.h"
+#include "storage/journal.h"
 #include "util/result.h"
-
-namespace ballast::storage {
-class FileSystem;
-}
 
 namespace ballast::broker {
 
@@ -87,6 +86,8 @@ struct BrokerOptions {
   uint32_t checkpoint_interval_ms = 30000;     // storage.checkpoint_interval_ms
   uint64_t max_message_bytes = 16ull << 20;    // limits.max_message_bytes
   storage::FileSystem* file_system = nullptr;  // null = the real POSIX file system
+  // Only the crash-consistency test sets this (to prove it catches broken journals).
+  storage::JournalDefect journal_defect = storage::JournalDefect::kNone;
 };
 
 class Broker {

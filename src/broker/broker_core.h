@@ -1,0 +1,166 @@
+#pragma once
+// BrokerCore: the Broker implementation (see broker.h for the contract). Owns the journal,
+// every queue and the broker thread. Internal to src/broker: front ends use broker.h.
+//
+// Threading: public Broker methods post to the event loop; everything named do_* or below
+// runs on the loop thread only. Journal callbacks arrive on the journal's writer thread and
+// are posted back to the loop. health() reads a snapshot under health_mu_.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "broker/broker.h"
+#include "broker/commit_plan.h"
+#include "broker/event_loop.h"
+#include "broker/journal_records.h"
+#include "broker/queue.h"
+#include "storage/journal.h"
+#include "util/clock.h"
+
+namespace ballast::broker {
+
+inline constexpr std::string_view kDeadLetterQueueName = "ballast.dead-letter";
+
+class BrokerCore final : public Broker, private storage::RecoveryVisitor {
+ public:
+  BrokerCore(const BrokerOptions& options, std::unique_ptr<storage::FileSystem> owned_file_system,
+             std::unique_ptr<Clock> clock);
+  ~BrokerCore() override;
+
+  // Opens the journal and rebuilds the queues (on the calling thread, before run()).
+  Status open();
+
+  void run() override;
+  void stop() override;
+  void create_queue(std::string vhost, std::string name, QueueSettings settings,
+                    Callback<CreateQueueOutcome> done) override;
+  void delete_queue(std::string vhost, std::string name, Callback<void> done) override;
+  void purge_queue(std::string vhost, std::string name, Callback<SettleOutcome> done) override;
+  void list_queues(std::string vhost, Callback<std::vector<QueueInfo>> done) override;
+  void queue_info(std::string vhost, std::string name, Callback<QueueInfo> done) override;
+  void publish(std::string vhost, std::string name, std::vector<PublishRequest> messages,
+               Callback<PublishOutcome> done) override;
+  void receive(std::string vhost, std::string name, ReceiveRequest request,
+               Callback<std::vector<DeliveredMessage>> done) override;
+  void ack(std::string vhost, std::string name, std::vector<std::string> receipts,
+           Callback<SettleOutcome> done) override;
+  void nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
+            Callback<SettleOutcome> done) override;
+  void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
+              uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) override;
+  void peek(std::string vhost, std::string name, uint32_t max_messages,
+            Callback<std::vector<DeliveredMessage>> done) override;
+  void stats(Callback<BrokerStats> done) override;
+  HealthReport health() const override;
+
+ private:
+  struct Waiter {
+    ReceiveRequest request;
+    int64_t deadline_monotonic_ms = 0;
+    Callback<std::vector<DeliveredMessage>> done;
+  };
+  struct ParsedReceipt {
+    uint64_t queue_id = 0;
+    uint64_t key = 0;
+    uint64_t nonce = 0;
+  };
+
+  // Posts `task` to the loop, or answers SHUTTING_DOWN when the broker is stopping.
+  template <typename T>
+  void on_loop(Callback<T>& done, std::function<void()> task);
+  Error shutting_down_error() const;
+
+  // Queues (broker_core.cc).
+  Queue* find_queue(const std::string& vhost, const std::string& name);
+  Result<Queue*> require_queue(const std::string& vhost, const std::string& name);
+  Queue& create_queue_now(const std::string& vhost, const std::string& name,
+                          const QueueSettings& settings, CommitPlan& plan);
+  Queue& dead_letter_target(Queue& source, CommitPlan& plan);
+  QueueInfo describe(Queue& queue);
+  void do_create_queue(const std::string& vhost, const std::string& name,
+                       const QueueSettings& settings, Callback<CreateQueueOutcome> done);
+  void do_delete_queue(const std::string& vhost, const std::string& name, Callback<void> done);
+  void do_purge_queue(const std::string& vhost, const std::string& name, Callback<SettleOutcome> done);
+
+  // Commits (broker_core.cc).
+  Status submit(CommitPlan plan, std::function<void(Status)> finished);
+  void submit_in_background(CommitPlan plan, std::string_view what);
+  void plan_settle(CommitPlan& plan, Queue& queue, uint64_t key, SettleReason reason);
+  void plan_append(CommitPlan& plan, Queue& queue, MessageAppendedRecord record, uint32_t body_bytes);
+  std::optional<Error> storage_refusal() const;
+
+  // Publish (broker_publish.cc).
+  void do_publish(const std::string& vhost, const std::string& name,
+                  std::vector<PublishRequest>& requests, Callback<PublishOutcome> done);
+  Status plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan);
+  std::string new_message_id();
+
+  // Delivery (broker_delivery.cc).
+  std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
+  std::optional<DeliveredMessage> load_message(const MessageEntry& entry);
+  Result<MessageAppendedRecord> read_message(const MessageEntry& entry);
+  void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
+                  Callback<std::vector<DeliveredMessage>> done);
+  Result<std::vector<uint64_t>> validate_receipts(Queue& queue, const std::vector<std::string>& receipts);
+  void do_ack(const std::string& vhost, const std::string& name,
+              const std::vector<std::string>& receipts, Callback<SettleOutcome> done);
+  void do_nack(const std::string& vhost, const std::string& name,
+               const std::vector<std::string>& receipts, bool requeue, Callback<SettleOutcome> done);
+  void do_extend(const std::string& vhost, const std::string& name,
+                 const std::vector<std::string>& receipts, uint32_t seconds,
+                 Callback<SettleOutcome> done);
+  void do_peek(const std::string& vhost, const std::string& name, uint32_t max,
+               Callback<std::vector<DeliveredMessage>> done);
+  void plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, std::string_view reason);
+  void dead_letter_now(Queue& queue, uint64_t key, std::string_view reason);
+  void plan_return(CommitPlan& plan, Queue& queue, uint64_t key);
+  void serve_waiters(Queue& queue);
+  void tick();
+  void expire_waiters(int64_t now_monotonic_ms);
+  std::string make_receipt(uint64_t queue_id, uint64_t key, uint64_t nonce) const;
+  std::optional<ParsedReceipt> parse_receipt(const std::string& receipt) const;
+
+  // Recovery and checkpoints (broker_recovery.cc).
+  void load_snapshot(std::span<const std::byte> snapshot) override;
+  void apply_group(std::span<const storage::ReplayedRecord> group) override;
+  void apply_record(const storage::ReplayedRecord& record);
+  void after_recovery(const storage::RecoveryReport& report);
+  std::string encode_snapshot(bool clean) const;
+  void write_checkpoint(bool clean);
+  void compact_oldest_segment();
+  void track_location(uint64_t segment_id, int delta);
+  void record_problem(ErrorCode code, std::string message, std::string fix);
+  void refresh_health();
+
+  BrokerOptions options_;
+  std::unique_ptr<storage::FileSystem> owned_file_system_;
+  storage::FileSystem* file_system_;
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<storage::Journal> journal_;
+  EventLoop loop_;
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
+
+  // Loop thread only (and the opening thread before run()).
+  std::map<uint64_t, std::unique_ptr<Queue>> queues_;
+  std::map<std::pair<std::string, std::string>, uint64_t> queue_ids_;
+  std::set<uint64_t> deleting_queues_;
+  uint64_t next_queue_id_ = 1;
+  std::map<uint64_t, uint64_t> live_per_segment_;
+  std::map<uint64_t, std::deque<Waiter>> waiters_;
+  std::mt19937_64 random_;
+  uint64_t instance_tag_ = 0;
+  uint64_t next_nonce_ = 1;
+  bool snapshot_was_clean_ = false;
+  int64_t next_checkpoint_ms_ = 0;
+  std::vector<DegradedPart> recovery_problems_;
+
+  mutable std::mutex health_mu_;
+  HealthReport health_;  // guarded by health_mu_
+};
+
+}  // namespace ballast::broker

@@ -1,0 +1,363 @@
+// BrokerCore: delivery — receive with leases and long polls, ack, nack, extend, peek,
+// dead-lettering, lease expiry, TTL and delays (the tick).
+#include <charconv>
+
+#include "broker/broker_core.h"
+#include "util/log.h"
+
+namespace ballast::broker {
+
+namespace {
+
+constexpr uint32_t kMaxVisibilitySeconds = 12 * 3600;
+constexpr size_t kMaxReceive = 1000;
+
+Error receipt_error(const std::string& receipt, const Queue& queue, std::string_view why) {
+  return Error(ErrorCode::kReceiptInvalid,
+               fmt::format("receipt \"{}\" for queue \"{}\" (vhost \"{}\") {}", receipt,
+                           queue.name(), queue.vhost(), why),
+               "receive the message again and use its new receipt; extend a lease with /extend "
+               "before its visibility timeout runs out");
+}
+
+void add_death_headers(MessageProperties& properties, const Queue& source, std::string_view reason,
+                       int64_t now_ms) {
+  uint32_t count = 0;
+  std::erase_if(properties.headers, [&](const auto& header) {
+    if (header.first == "x-death-count") {
+      std::from_chars(header.second.data(), header.second.data() + header.second.size(), count);
+    }
+    return header.first == "x-death-count" || header.first == "x-death-reason" ||
+           header.first == "x-death-queue" || header.first == "x-death-time";
+  });
+  properties.headers.emplace_back("x-death-reason", std::string(reason));
+  properties.headers.emplace_back("x-death-queue", source.name());
+  properties.headers.emplace_back("x-death-time", std::to_string(now_ms));
+  properties.headers.emplace_back("x-death-count", std::to_string(count + 1));
+}
+
+}  // namespace
+
+std::string BrokerCore::make_receipt(uint64_t queue_id, uint64_t key, uint64_t nonce) const {
+  return fmt::format("{:x}-{:x}-{:x}-{:x}", instance_tag_, queue_id, key, nonce);
+}
+
+std::optional<BrokerCore::ParsedReceipt> BrokerCore::parse_receipt(const std::string& receipt) const {
+  uint64_t parts[4] = {};
+  const char* cursor = receipt.data();
+  const char* end = receipt.data() + receipt.size();
+  for (int i = 0; i < 4; ++i) {
+    auto [next, error] = std::from_chars(cursor, end, parts[i], 16);
+    if (error != std::errc()) return std::nullopt;
+    cursor = next;
+    if (i < 3) {
+      if (cursor == end || *cursor != '-') return std::nullopt;
+      ++cursor;
+    }
+  }
+  if (cursor != end || parts[0] != instance_tag_) return std::nullopt;
+  return ParsedReceipt{parts[1], parts[2], parts[3]};
+}
+
+Result<MessageAppendedRecord> BrokerCore::read_message(const MessageEntry& entry) {
+  auto payload = journal_->read({entry.segment_id, entry.offset, entry.record_bytes});
+  if (!payload) return std::move(payload).error();
+  if (entry.flags & kEntryMoved) {
+    auto moved = decode_message_moved(*payload);
+    if (!moved) return std::move(moved).error();
+    return std::move(moved->message);
+  }
+  return decode_message_appended(*payload);
+}
+
+std::optional<DeliveredMessage> BrokerCore::load_message(const MessageEntry& entry) {
+  auto record = read_message(entry);
+  Result<MessageProperties> properties = record ? decode_properties(record->properties)
+                                                : Result<MessageProperties>(record.error());
+  if (!record || !properties) {
+    const Error& error = record ? properties.error() : record.error();
+    log::event(log::Level::kError, "broker.message_unreadable",
+               {log::kv("code", error.code_name()), log::kv("key", entry.key),
+                log::kv("message", error.message()), log::kv("fix", error.fix())});
+    return std::nullopt;
+  }
+  DeliveredMessage message;
+  message.id = std::move(record->message_id);
+  message.body = std::move(record->body);
+  message.properties = std::move(*properties);
+  message.priority = entry.priority;
+  message.published_at_ms = record->published_at_ms;
+  if (entry.expires_at_ms != 0) message.expires_at_ms = entry.expires_at_ms;
+  message.delivery_count = entry.delivery_count;
+  message.redelivered = entry.delivery_count > 0 || (entry.flags & kEntryMaybeDelivered) != 0;
+  return message;
+}
+
+std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const ReceiveRequest& request) {
+  const int64_t now_wall = clock_->wall_ms();
+  const int64_t now_monotonic = clock_->monotonic_ms();
+  const uint32_t visibility = request.visibility_timeout_seconds.value_or(
+      queue.settings().default_visibility_timeout_seconds);
+  std::vector<DeliveredMessage> delivered;
+  CommitPlan dead_letters;
+  while (delivered.size() < request.max_messages) {
+    const auto key = queue.pop_ready();
+    if (!key) break;
+    MessageEntry& entry = *queue.find(*key);
+    if (entry.expires_at_ms != 0 && entry.expires_at_ms <= now_wall) {
+      plan_dead_letter(dead_letters, queue, *key, "expired");
+      continue;
+    }
+    const auto& limit = queue.settings().delivery_limit;
+    if (limit && entry.delivery_count >= *limit) {
+      plan_dead_letter(dead_letters, queue, *key, "delivery_limit");
+      continue;
+    }
+    auto message = load_message(entry);
+    if (!message) {
+      plan_settle(dead_letters, queue, *key, SettleReason::kDropped);
+      continue;
+    }
+    ++entry.delivery_count;
+    const uint64_t nonce = next_nonce_++;
+    queue.lease(*key, Lease{now_monotonic + static_cast<int64_t>(visibility) * 1000, nonce});
+    message->delivery_count = entry.delivery_count;
+    message->receipt = make_receipt(queue.id(), *key, nonce);
+    delivered.push_back(std::move(*message));
+  }
+  submit_in_background(std::move(dead_letters), "dead-lettering on delivery");
+  if (!delivered.empty()) queue.deliver_rate().add(delivered.size(), now_monotonic);
+  return delivered;
+}
+
+void BrokerCore::do_receive(const std::string& vhost, const std::string& name,
+                            const ReceiveRequest& request, Callback<std::vector<DeliveredMessage>> done) {
+  auto found = require_queue(vhost, name);
+  if (!found) return done(std::move(found).error());
+  if (request.max_messages == 0 || request.max_messages > kMaxReceive) {
+    return done(Error(ErrorCode::kInvalidArgument,
+                      fmt::format("max = {} is outside 1..{}", request.max_messages, kMaxReceive),
+                      fmt::format("ask for 1 to {} messages", kMaxReceive)));
+  }
+  if (request.visibility_timeout_seconds && *request.visibility_timeout_seconds > kMaxVisibilitySeconds) {
+    return done(Error(ErrorCode::kInvalidArgument,
+                      fmt::format("visibility_timeout_seconds = {} is over {}",
+                                  *request.visibility_timeout_seconds, kMaxVisibilitySeconds),
+                      "use at most 12 hours and extend the lease while working"));
+  }
+  Queue& queue = **found;
+  auto delivered = take_ready(queue, request);
+  if (!delivered.empty() || request.wait_ms == 0) return done(std::move(delivered));
+  waiters_[queue.id()].push_back(
+      Waiter{request, clock_->monotonic_ms() + static_cast<int64_t>(request.wait_ms), std::move(done)});
+}
+
+void BrokerCore::serve_waiters(Queue& queue) {
+  auto found = waiters_.find(queue.id());
+  if (found == waiters_.end()) return;
+  auto& waiting = found->second;
+  while (!waiting.empty() && queue.ready_count() > 0) {
+    Waiter waiter = std::move(waiting.front());
+    waiting.pop_front();
+    auto delivered = take_ready(queue, waiter.request);
+    if (delivered.empty()) {
+      waiting.push_front(std::move(waiter));
+      break;
+    }
+    waiter.done(std::move(delivered));
+  }
+  if (waiting.empty()) waiters_.erase(found);
+}
+
+void BrokerCore::expire_waiters(int64_t now_monotonic_ms) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    auto& waiting = it->second;
+    for (auto waiter = waiting.begin(); waiter != waiting.end();) {
+      if (waiter->deadline_monotonic_ms > now_monotonic_ms) {
+        ++waiter;
+        continue;
+      }
+      auto done = std::move(waiter->done);
+      waiter = waiting.erase(waiter);
+      done(std::vector<DeliveredMessage>{});
+    }
+    it = waiting.empty() ? waiters_.erase(it) : std::next(it);
+  }
+}
+
+Result<std::vector<uint64_t>> BrokerCore::validate_receipts(Queue& queue,
+                                                            const std::vector<std::string>& receipts) {
+  if (receipts.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "the request lists no receipt",
+                 "send {\"receipts\": [\"...\"]} with the receipts from /receive");
+  }
+  std::vector<uint64_t> keys;
+  std::set<uint64_t> seen;
+  for (const std::string& receipt : receipts) {
+    const auto parsed = parse_receipt(receipt);
+    if (!parsed || parsed->queue_id != queue.id()) {
+      return receipt_error(receipt, queue,
+                           "is not a receipt of this queue in this broker run (receipts do not "
+                           "survive a restart: the message is redelivered instead)");
+    }
+    const MessageEntry* entry = queue.find(parsed->key);
+    const Lease* lease = queue.find_lease(parsed->key);
+    if (entry == nullptr || entry->state != EntryState::kLeased || lease == nullptr ||
+        lease->nonce != parsed->nonce) {
+      return receipt_error(receipt, queue,
+                           "has expired or was already used: its lease ended and the message "
+                           "went back to the queue, or it was acknowledged");
+    }
+    if (seen.insert(parsed->key).second) keys.push_back(parsed->key);
+  }
+  return keys;
+}
+
+void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
+                        const std::vector<std::string>& receipts, Callback<SettleOutcome> done) {
+  auto found = require_queue(vhost, name);
+  if (!found) return done(std::move(found).error());
+  Queue& queue = **found;
+  auto keys = validate_receipts(queue, receipts);
+  if (!keys) return done(std::move(keys).error());
+  if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  CommitPlan plan;
+  for (uint64_t key : *keys) plan_settle(plan, queue, key, SettleReason::kAcked);
+  const uint64_t queue_id = queue.id();
+  const uint64_t count = keys->size();
+  plan.on_durable.push_back([this, queue_id, count] {
+    auto target = queues_.find(queue_id);
+    if (target != queues_.end()) target->second->ack_rate().add(count, clock_->monotonic_ms());
+  });
+  auto status = submit(std::move(plan), [done, count](Status committed) {
+    if (!committed) return done(std::move(committed).error());
+    done(SettleOutcome{count});
+  });
+  if (!status) done(std::move(status).error());
+}
+
+void BrokerCore::do_nack(const std::string& vhost, const std::string& name,
+                         const std::vector<std::string>& receipts, bool requeue,
+                         Callback<SettleOutcome> done) {
+  auto found = require_queue(vhost, name);
+  if (!found) return done(std::move(found).error());
+  Queue& queue = **found;
+  auto keys = validate_receipts(queue, receipts);
+  if (!keys) return done(std::move(keys).error());
+  if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  CommitPlan plan;
+  for (uint64_t key : *keys) {
+    if (requeue) {
+      plan_return(plan, queue, key);
+    } else {
+      plan_dead_letter(plan, queue, key, "rejected");
+    }
+  }
+  const uint64_t count = keys->size();
+  auto status = submit(std::move(plan), [done, count](Status committed) {
+    if (!committed) return done(std::move(committed).error());
+    done(SettleOutcome{count});
+  });
+  if (!status) return done(std::move(status).error());
+  if (requeue) serve_waiters(queue);
+}
+
+void BrokerCore::do_extend(const std::string& vhost, const std::string& name,
+                           const std::vector<std::string>& receipts, uint32_t seconds,
+                           Callback<SettleOutcome> done) {
+  auto found = require_queue(vhost, name);
+  if (!found) return done(std::move(found).error());
+  Queue& queue = **found;
+  if (seconds > kMaxVisibilitySeconds) {
+    return done(Error(ErrorCode::kInvalidArgument,
+                      fmt::format("visibility_timeout_seconds = {} is over {}", seconds, kMaxVisibilitySeconds),
+                      "extend by at most 12 hours at a time"));
+  }
+  auto keys = validate_receipts(queue, receipts);
+  if (!keys) return done(std::move(keys).error());
+  const int64_t deadline = clock_->monotonic_ms() + static_cast<int64_t>(seconds) * 1000;
+  for (uint64_t key : *keys) queue.extend_lease(key, deadline);
+  done(SettleOutcome{keys->size()});
+}
+
+void BrokerCore::do_peek(const std::string& vhost, const std::string& name, uint32_t max,
+                         Callback<std::vector<DeliveredMessage>> done) {
+  auto found = require_queue(vhost, name);
+  if (!found) return done(std::move(found).error());
+  Queue& queue = **found;
+  std::vector<DeliveredMessage> messages;
+  for (uint64_t key : queue.peek_ready(std::min<size_t>(max, kMaxReceive))) {
+    if (auto message = load_message(*queue.find(key))) messages.push_back(std::move(*message));
+  }
+  done(std::move(messages));
+}
+
+void BrokerCore::plan_return(CommitPlan& plan, Queue& queue, uint64_t key) {
+  const MessageEntry* entry = queue.find(key);
+  if (entry == nullptr) return;
+  queue.requeue(key);
+  plan.add({static_cast<uint16_t>(RecordType::kMessageReturned), false,
+            encode(MessageReturnedRecord{queue.id(), key, entry->delivery_count})});
+}
+
+void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, std::string_view reason) {
+  const MessageEntry* entry = queue.find(key);
+  BALLAST_CHECK(entry != nullptr, "dead-letter of unknown key {}", key);
+  const SettleReason settle_reason = reason == "expired" ? SettleReason::kExpired : SettleReason::kDeadLettered;
+  if (queue.settings().dead_letter_drop) {
+    log::event(log::Level::kInfo, "broker.message_dropped",
+               {log::kv("queue", queue.name()), log::kv("reason", reason),
+               log::kv("why", "dead_letter_drop = true")});
+    plan_settle(plan, queue, key, SettleReason::kDropped);
+    return;
+  }
+  auto record = read_message(*entry);
+  Result<MessageProperties> properties = record ? decode_properties(record->properties)
+                                                : Result<MessageProperties>(record.error());
+  if (!record || !properties) {
+    const Error& error = record ? properties.error() : record.error();
+    log::event(log::Level::kError, "broker.message_unreadable",
+               {log::kv("code", error.code_name()), log::kv("queue", queue.name()),
+                log::kv("key", key), log::kv("message", error.message())});
+    plan_settle(plan, queue, key, SettleReason::kDropped);
+    return;
+  }
+  add_death_headers(*properties, queue, reason, clock_->wall_ms());
+  Queue& target = dead_letter_target(queue, plan);
+  MessageAppendedRecord moved = std::move(*record);
+  moved.delivery_count = 0;
+  moved.expires_at_ms = 0;
+  moved.deliver_at_ms = 0;
+  moved.flags = 0;
+  moved.properties = encode_properties(*properties);
+  const auto body_bytes = static_cast<uint32_t>(moved.body.size());
+  plan_settle(plan, queue, key, settle_reason);
+  plan_append(plan, target, std::move(moved), body_bytes);
+}
+
+void BrokerCore::tick() {
+  if (stopping_.load()) return;
+  const int64_t now_wall = clock_->wall_ms();
+  const int64_t now_monotonic = clock_->monotonic_ms();
+  for (auto& [queue_id, queue] : queues_) {
+    if (deleting_queues_.contains(queue_id)) continue;
+    bool more_ready = queue->release_due(now_wall) > 0;
+    CommitPlan returns;
+    for (uint64_t key : queue->expired_leases(now_monotonic)) plan_return(returns, *queue, key);
+    more_ready = more_ready || !returns.empty();
+    submit_in_background(std::move(returns), "returning messages whose lease expired");
+    CommitPlan expired;
+    for (uint64_t key : queue->expired_messages(now_wall)) plan_dead_letter(expired, *queue, key, "expired");
+    submit_in_background(std::move(expired), "dead-lettering expired messages");
+    if (more_ready) serve_waiters(*queue);
+  }
+  expire_waiters(now_monotonic);
+  refresh_health();
+  if (now_monotonic >= next_checkpoint_ms_) {
+    compact_oldest_segment();
+    write_checkpoint(/*clean=*/false);
+    next_checkpoint_ms_ = now_monotonic + options_.checkpoint_interval_ms;
+  }
+}
+
+}  // namespace ballast::broker
