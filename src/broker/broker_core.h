@@ -57,6 +57,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void stats(Callback<BrokerStats> done) override;
   HealthReport health() const override;
 
+  // Compacts the oldest segment if it lags, then writes a checkpoint (which reclaims dead
+  // segments); `done` runs once the checkpoint is on disk. Used by tests and maintenance.
+  void checkpoint_now(Callback<void> done);
+
  private:
   struct Waiter {
     ReceiveRequest request;
@@ -130,8 +134,9 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void apply_record(const storage::ReplayedRecord& record);
   void after_recovery(const storage::RecoveryReport& report);
   std::string encode_snapshot(bool clean) const;
-  void write_checkpoint(bool clean);
-  void compact_oldest_segment();
+  void write_checkpoint(bool clean, storage::CommitCallback written = {});
+  // Submits a compaction commit if the oldest live segment lags; false if there was nothing to do.
+  bool compact_oldest_segment(std::function<void(Status)> finished);
   void track_location(uint64_t segment_id, int delta);
   void record_problem(ErrorCode code, std::string message, std::string fix);
   void refresh_health();

@@ -354,7 +354,12 @@ void BrokerCore::tick() {
   expire_waiters(now_monotonic);
   refresh_health();
   if (now_monotonic >= next_checkpoint_ms_) {
-    compact_oldest_segment();
+    auto report = [](Status status) {
+      if (status) return;
+      log::event(log::Level::kWarn, "broker.compaction_failed",
+                 {log::kv("code", status.error().code_name()), log::kv("message", status.error().message())});
+    };
+    compact_oldest_segment(report);
     write_checkpoint(/*clean=*/false);
     next_checkpoint_ms_ = now_monotonic + options_.checkpoint_interval_ms;
   }

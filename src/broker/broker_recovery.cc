@@ -236,17 +236,33 @@ void BrokerCore::after_recovery(const storage::RecoveryReport& report) {
   refresh_health();
 }
 
-void BrokerCore::write_checkpoint(bool clean) {
-  if (journal_->sticky_error()) return;
+void BrokerCore::write_checkpoint(bool clean, storage::CommitCallback written) {
+  if (auto error = journal_->sticky_error()) {
+    if (written) written(std::move(*error));
+    return;
+  }
   std::set<uint64_t> live;
   for (const auto& [segment_id, count] : live_per_segment_) live.insert(segment_id);
-  journal_->checkpoint(encode_snapshot(clean), std::move(live));
+  journal_->checkpoint(encode_snapshot(clean), std::move(live), std::move(written));
 }
 
-void BrokerCore::compact_oldest_segment() {
-  if (live_per_segment_.empty() || journal_->sticky_error()) return;
+void BrokerCore::checkpoint_now(Callback<void> done) {
+  on_loop(done, [this, done] {
+    auto write = [this, done](Status compacted) {
+      if (!compacted) return done(std::move(compacted));
+      write_checkpoint(false, [this, done](Status written) {
+        const bool posted = loop_.post([done, written]() mutable { done(std::move(written)); });
+        if (!posted) done(shutting_down_error());
+      });
+    };
+    if (!compact_oldest_segment(write)) write(ok_status());
+  });
+}
+
+bool BrokerCore::compact_oldest_segment(std::function<void(Status)> finished) {
+  if (live_per_segment_.empty() || journal_->sticky_error()) return false;
   const uint64_t oldest = live_per_segment_.begin()->first;
-  if (oldest + kCompactionLagSegments > journal_->tail_segment()) return;
+  if (oldest + kCompactionLagSegments > journal_->tail_segment()) return false;
   CommitPlan plan;
   for (auto& [queue_id, queue] : queues_) {
     if (deleting_queues_.contains(queue_id)) continue;
@@ -278,10 +294,12 @@ void BrokerCore::compact_oldest_segment() {
       });
     }
   }
-  if (plan.empty()) return;
+  if (plan.empty()) return false;
   log::event(log::Level::kInfo, "storage.compaction",
              {log::kv("segment", oldest), log::kv("moved", plan.records.size())});
-  submit_in_background(std::move(plan), "compaction");
+  auto status = submit(std::move(plan), finished);
+  if (!status) finished(std::move(status));
+  return true;
 }
 
 }  // namespace ballast::broker

@@ -102,10 +102,14 @@ Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> 
   return appended;
 }
 
-void Journal::checkpoint(std::string snapshot, std::set<uint64_t> live_segments) {
+void Journal::checkpoint(std::string snapshot, std::set<uint64_t> live_segments,
+                         CommitCallback written) {
   std::lock_guard lock(mu_);
   CheckpointData data{next_seq_ - 1, tail_segment_, tail_offset_, std::move(snapshot)};
-  pending_.checkpoint = PendingCheckpoint{std::move(data), std::move(live_segments)};
+  std::vector<CommitCallback> callbacks;
+  if (pending_.checkpoint) callbacks = std::move(pending_.checkpoint->written);  // superseded
+  if (written) callbacks.push_back(std::move(written));
+  pending_.checkpoint = PendingCheckpoint{std::move(data), std::move(live_segments), std::move(callbacks)};
   wake_.notify_one();
 }
 
@@ -165,7 +169,11 @@ void Journal::writer_loop() {
     const bool failed = sticky_error_.has_value();
     lock.unlock();
     if (failed) {
-      finish_batch(batch, *sticky_error());
+      const Status refused = *sticky_error();
+      if (batch.checkpoint) {
+        for (auto& callback : batch.checkpoint->written) callback(refused);
+      }
+      finish_batch(batch, refused);
     } else {
       const bool sync_due = options_.sync_policy == SyncPolicy::kAlways || stopping ||
                             batch.checkpoint || Clock::now() >= next_interval_sync;
@@ -177,7 +185,10 @@ void Journal::writer_loop() {
         next_interval_sync = Clock::now() + interval;
       }
       // The checkpoint goes first so that a caller who waits on a later commit sees it done.
-      if (status && batch.checkpoint) apply_checkpoint(*batch.checkpoint);
+      if (batch.checkpoint) {
+        Status written = status ? apply_checkpoint(*batch.checkpoint) : status;
+        for (auto& callback : batch.checkpoint->written) callback(written);
+      }
       finish_batch(batch, status);
     }
     lock.lock();
@@ -293,13 +304,13 @@ void Journal::fail_sticky(const Error& error) {
               log::kv("fix", error.fix())});
 }
 
-void Journal::apply_checkpoint(PendingCheckpoint& pending) {
+Status Journal::apply_checkpoint(PendingCheckpoint& pending) {
   auto status = write_checkpoint(fs_, options_.data_dir, pending.data);
   if (!status) {
     log::event(log::Level::kWarn, "storage.checkpoint_failed",
                {log::kv("code", status.error().code_name()), log::kv("message", status.error().message()),
                 log::kv("fix", status.error().fix())});
-    return;
+    return status;
   }
   std::vector<uint64_t> reclaimable;
   {
@@ -320,6 +331,7 @@ void Journal::apply_checkpoint(PendingCheckpoint& pending) {
                {log::kv("code", status.error().code_name()), log::kv("message", status.error().message()),
                 log::kv("fix", status.error().fix())});
   }
+  return status;
 }
 
 Status Journal::reclaim_segment(uint64_t segment_id) {
@@ -336,6 +348,8 @@ Status Journal::reclaim_segment(uint64_t segment_id) {
   std::lock_guard lock(mu_);
   segments_.erase(segment_id);
   if (keep_for_recycling) free_files_.push_back(to);
+  log::event(log::Level::kInfo, "storage.segment_reclaimed",
+             {log::kv("segment", segment_file_name(segment_id)), log::kv("recycled", keep_for_recycling)});
   return ok_status();
 }
 

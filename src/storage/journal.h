@@ -147,7 +147,8 @@ class Journal {
   // Records a checkpoint covering everything appended so far. `snapshot` is the owner's index
   // at this moment; `live_segments` the segments still holding live records. Written by the
   // writer thread after the covering fsync; then reclaims older segments with nothing live.
-  void checkpoint(std::string snapshot, std::set<uint64_t> live_segments);
+  // `written`, if set, runs on the writer thread afterwards with the checkpoint's status.
+  void checkpoint(std::string snapshot, std::set<uint64_t> live_segments, CommitCallback written = {});
 
   // The segment new appends go to; records before it are in older segments.
   uint64_t tail_segment() const { return tail_segment_; }
@@ -171,6 +172,7 @@ class Journal {
   struct PendingCheckpoint {
     CheckpointData data;
     std::set<uint64_t> live_segments;
+    std::vector<CommitCallback> written;
   };
   struct Batch {
     std::deque<Chunk> chunks;
@@ -187,7 +189,8 @@ class Journal {
                         RecoveryReport& report);
   Status truncate_torn_tail(File& file, uint64_t segment_id, uint64_t offset, uint64_t file_bytes,
                             RecoveryReport& report);
-  Status drop_unwritten_tail_segment(uint64_t segment_id, RecoveryReport& report);
+  Status drop_unconfirmed_tail_segment(uint64_t segment_id, std::string_view reason,
+                                       RecoveryReport& report);
   Status open_tail_segment(uint64_t segment_id, uint64_t first_seq);
 
   void writer_loop();
@@ -196,7 +199,7 @@ class Journal {
   Status create_segment_file(uint64_t segment_id, uint64_t first_seq);
   Status sync_segments();
   void finish_batch(Batch& batch, const Status& status);
-  void apply_checkpoint(PendingCheckpoint& pending);
+  Status apply_checkpoint(PendingCheckpoint& pending);
   Status reclaim_segment(uint64_t segment_id);
   void fail_sticky(const Error& error);
   std::shared_ptr<File> reader_for(uint64_t segment_id);

@@ -184,14 +184,14 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
 
   const auto header = decode_segment_header(bytes);
   if (!header || header->segment_id != segment_id) {
-    if (is_last) return drop_unwritten_tail_segment(segment_id, report);
+    if (is_last) return drop_unconfirmed_tail_segment(segment_id, "segment header never written", report);
     report_corrupt(report, path, {segment_id, 0, buffer.size(), "segment header is damaged"});
     return ok_status();
   }
   if (start_offset == kSegmentHeaderBytes && expected_seq && header->first_seq != *expected_seq) {
     if (is_last && header->first_seq > *expected_seq) {
       // Records before this segment were lost unsynced, so none in it was ever confirmed.
-      return truncate_torn_tail(**file, segment_id, kSegmentHeaderBytes, buffer.size(), report);
+      return drop_unconfirmed_tail_segment(segment_id, "records before it were never synced", report);
     }
     report.problems.push_back(fmt::format(
         "STORAGE_CORRUPT: records {}..{} are missing before {} (a damaged or missing segment)",
@@ -252,12 +252,14 @@ Status Journal::truncate_torn_tail(File& file, uint64_t segment_id, uint64_t off
   return file.sync();
 }
 
-Status Journal::drop_unwritten_tail_segment(uint64_t segment_id, RecoveryReport& report) {
-  // A newest segment without a valid header was created but never confirmed into.
-  report.torn_tail = CorruptRange{segment_id, 0, 0, "segment header never written"};
+Status Journal::drop_unconfirmed_tail_segment(uint64_t segment_id, std::string_view reason,
+                                              RecoveryReport& report) {
+  // The newest segment holds nothing that was ever confirmed: drop the whole file, so that a
+  // later recovery does not mistake it for damage in the middle.
+  report.torn_tail = CorruptRange{segment_id, 0, 0, std::string(reason)};
   log::event(log::Level::kWarn, "storage.torn_tail",
              {log::kv("segment", segment_file_name(segment_id)), log::kv("offset", 0),
-              log::kv("dropped_bytes", "all")});
+              log::kv("dropped_bytes", "all"), log::kv("reason", reason)});
   auto status = fs_.remove(segment_path(segment_id));
   if (!status) return status;
   segments_.erase(segment_id);

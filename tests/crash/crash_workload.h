@@ -1,0 +1,47 @@
+#pragma once
+// The crash-consistency workload and its checker. A seeded sequence of publishes, acks,
+// dead-letters, requeues and checkpoints runs against a broker on a FaultFileSystem until the
+// first failure (the simulated crash); after a simulated power loss the broker is reopened on
+// the real file system and every promise it made is checked:
+//   - every confirmed, unsettled message is present exactly once, body intact;
+//   - no acknowledged (confirmed) message is back;
+//   - a confirmed dead-letter is in the dead-letter queue, not in its source.
+// Not thread-safe; used by crash_consistency_test.cc only.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "storage/fault_file_system.h"
+#include "storage/journal.h"
+
+namespace ballast::crash {
+
+struct CrashPoint {
+  uint64_t call = 0;        // 0 = no crash (the reference run)
+  uint64_t torn_bytes = 0;  // of the crashing write
+  storage::PowerLossModel model = storage::PowerLossModel::kDropAllUnsynced;
+  uint64_t loss_seed = 0;
+  bool fail_sync_instead = false;  // inject one failed fsync at `call` (no crash)
+};
+
+struct RunResult {
+  uint64_t io_calls = 0;      // counted by the fault layer until the crash (or the end)
+  uint64_t operations = 0;    // workload steps that were answered
+  uint64_t dead_lettered = 0; // confirmed dead-letters in the workload
+  std::vector<std::string> violations;
+};
+
+struct WorkloadOptions {
+  uint64_t seed = 1;
+  int steps = 120;
+  uint64_t segment_bytes = 8 << 10;
+  storage::JournalDefect defect = storage::JournalDefect::kNone;
+};
+
+// Runs one crash point in a fresh directory under `scratch` and checks the recovered state.
+RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOptions& options,
+                          const CrashPoint& point);
+
+}  // namespace ballast::crash
