@@ -74,6 +74,7 @@ Status BrokerCore::open() {
 }
 
 void BrokerCore::run() {
+  running_ = true;
   journal_->start();
   next_checkpoint_ms_ = clock_->monotonic_ms() + options_.checkpoint_interval_ms;
   loop_.start(kTickInterval, [this] { tick(); });
@@ -82,7 +83,7 @@ void BrokerCore::run() {
 }
 
 void BrokerCore::stop() {
-  if (stopped_ || !journal_) return;
+  if (stopped_ || !journal_ || !running_) return;
   stopped_ = true;
   stopping_.store(true);
   std::promise<void> drained;

@@ -148,6 +148,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::unique_ptr<storage::Journal> journal_;
   EventLoop loop_;
   std::atomic<bool> stopping_{false};
+  bool running_ = false;
   bool stopped_ = false;
 
   // Loop thread only (and the opening thread before run()).
