@@ -34,6 +34,7 @@ enum class ErrorCode {
   kServerBusy,
   kDataDirLocked,
   kConfigInvalid,
+  kListenFailed,
   kNotImplemented,
 };
 

@@ -1,0 +1,216 @@
+// HttpServer on Boost.Beast: accept loop and one coroutine per connection, with header and
+// body deadlines, a request-size cap and keep-alive. Requests go to ApiRouter.
+#include <atomic>
+#include <charconv>
+#include <thread>
+#include <vector>
+
+#include "protocol/http/api_router.h"
+#include "protocol/http/asio.h"
+#include "protocol/http/http_server.h"
+#include "util/log.h"
+
+namespace ballast::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+
+// Awaits ApiRouter::handle: the reply may arrive on the broker thread; it is posted back to
+// the coroutine's executor.
+template <typename Token>
+auto async_route(ApiRouter& router, ApiRequest request, Token&& token) {
+  return asio::async_initiate<Token, void(ApiResponse)>(
+      [&router](auto handler, ApiRequest request) {
+        auto executor = asio::get_associated_executor(handler);
+        auto work = asio::make_work_guard(executor);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        router.handle(std::move(request), [shared, work = std::move(work)](ApiResponse response) mutable {
+          auto target = asio::get_associated_executor(*shared);
+          asio::post(target, [shared, response = std::move(response)]() mutable { (*shared)(std::move(response)); });
+          work.reset();
+        });
+      },
+      token, std::move(request));
+}
+
+Result<tcp::endpoint> parse_listen(const std::string& listen, bool insecure_remote) {
+  const auto invalid = [&](std::string why) {
+    return Error(ErrorCode::kInvalidArgument, fmt::format("listen address \"{}\" {}", listen, why),
+                 "use HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)");
+  };
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return invalid("has no port");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned port = 0;
+  const std::string port_text = listen.substr(colon + 1);
+  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return invalid("has no valid port (0-65535)");
+  }
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return invalid("does not name an IP address");
+  if (!address.is_loopback() && !insecure_remote) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("refusing to listen on {}: it is not a loopback address, and until "
+                             "authentication exists anyone who can reach the port could read or purge queues",
+                             listen),
+                 "listen on 127.0.0.1, or pass --insecure-remote (server.insecure_remote = true) if a "
+                 "firewall or proxy protects the port");
+  }
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(const HttpServerOptions& options, broker::Broker& broker)
+      : options_(options), io_(static_cast<int>(std::max(1u, options.threads))), acceptor_(io_),
+        router_(broker, options.max_long_polls) {}
+
+  ~BeastHttpServer() override { stop(); }
+
+  Status listen(const tcp::endpoint& endpoint) {
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Error(ErrorCode::kListenFailed,
+                   fmt::format("cannot listen on {}: {}", options_.listen, ec.message()),
+                   "stop the process holding the port (ss -ltnp) or choose another with --http-listen");
+    }
+    bound_ = acceptor_.local_endpoint(ec);
+    return ok_status();
+  }
+
+  void start_threads() {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+    log::event(log::Level::kInfo, "http.listening", {log::kv("address", bound_address())});
+  }
+
+  std::string bound_address() const override {
+    if (bound_.address().is_v6()) return fmt::format("[{}]:{}", bound_.address().to_string(), bound_.port());
+    return fmt::format("{}:{}", bound_.address().to_string(), bound_.port());
+  }
+
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    io_.stop();
+    for (auto& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    while (!stopped_) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) {
+        log::event(log::Level::kWarn, "http.accept_failed", {log::kv("error", ec.message())});
+        continue;
+      }
+      auto strand = asio::make_strand(io_);
+      asio::co_spawn(strand, session(std::move(socket)), [](std::exception_ptr failure) {
+        if (!failure) return;
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::exception& error) {
+          log::event(log::Level::kError, "http.session_failed", {log::kv("error", error.what())});
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    while (true) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(kHeaderLimitBytes);
+      parser.body_limit(options_.max_request_bytes);
+      boost::system::error_code ec;
+      stream.expires_after(std::chrono::milliseconds(options_.header_timeout_ms));
+      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // closed by the client, or the header deadline passed
+      stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::body_limit) {
+        co_await write(stream, too_large_response(parser.get().version()), false);
+        break;
+      }
+      if (ec) break;
+      auto request = parser.release();
+      stream.expires_never();
+      ApiResponse answer = co_await async_route(
+          router_, ApiRequest{std::string(request.method_string()), std::string(request.target()), std::move(request.body())},
+          asio::use_awaitable);
+      bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status), request.version());
+      response.set(bhttp::field::content_type, "application/json");
+      response.set(bhttp::field::server, "ballast");
+      response.body() = std::move(answer.body);
+      const bool keep_alive = request.keep_alive();
+      if (!co_await write(stream, std::move(response), keep_alive)) break;
+      if (!keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<bool> write(beast::tcp_stream& stream, bhttp::response<bhttp::string_body> response, bool keep_alive) {
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
+    boost::system::error_code ec;
+    co_await bhttp::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  bhttp::response<bhttp::string_body> too_large_response(unsigned version) const {
+    const ApiResponse answer = error_response(Error(
+        ErrorCode::kRequestTooLarge,
+        fmt::format("the request body is over {} bytes, the limit set by limits.max_request_bytes", options_.max_request_bytes),
+        "send smaller batches, or raise limits.max_request_bytes"));
+    bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status), version);
+    response.set(bhttp::field::content_type, "application/json");
+    response.body() = answer.body;
+    return response;
+  }
+
+  HttpServerOptions options_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint bound_;
+  ApiRouter router_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options, broker::Broker& broker) {
+  auto endpoint = parse_listen(options.listen, options.insecure_remote);
+  if (!endpoint) return std::move(endpoint).error();
+  auto server = std::make_unique<BeastHttpServer>(options, broker);
+  auto status = server->listen(*endpoint);
+  if (!status) return std::move(status).error();
+  server->start_threads();
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace ballast::http
