@@ -151,21 +151,24 @@ class BeastHttpServer final : public HttpServer {
       stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
-        co_await write(stream, too_large_response(parser.get().version()), false);
+        auto refusal = too_large_response(parser.get().version());
+        co_await write(stream, std::move(refusal), false);
         break;
       }
       if (ec) break;
       auto request = parser.release();
       stream.expires_never();
-      ApiResponse answer = co_await async_route(
-          router_, ApiRequest{std::string(request.method_string()), std::string(request.target()), std::move(request.body())},
-          asio::use_awaitable);
+      // A named local, not a temporary: GCC 12 destroys temporaries in a co_await
+      // expression twice.
+      ApiRequest routed{std::string(request.method_string()), std::string(request.target()), std::move(request.body())};
+      ApiResponse answer = co_await async_route(router_, std::move(routed), asio::use_awaitable);
       bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status), request.version());
       response.set(bhttp::field::content_type, "application/json");
       response.set(bhttp::field::server, "ballast");
       response.body() = std::move(answer.body);
       const bool keep_alive = request.keep_alive();
-      if (!co_await write(stream, std::move(response), keep_alive)) break;
+      const bool written = co_await write(stream, std::move(response), keep_alive);
+      if (!written) break;
       if (!keep_alive) break;
     }
     boost::system::error_code ignored;

@@ -1,0 +1,149 @@
+// ballastd: builds the broker and the HTTP front end from the configuration, then waits for
+// signals (SIGTERM/SIGINT: drain and stop; SIGHUP: reload the reloadable keys).
+// Exit statuses (docs/configuration.md): 0 stopped cleanly, 1 could not listen or other,
+// 2 usage, 74 storage I/O or full, 75 data directory locked, 77 storage permission denied,
+// 78 configuration invalid.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+
+#include "broker/broker.h"
+#include "ops/config.h"
+#include "protocol/http/http_server.h"
+#include "util/log.h"
+
+namespace {
+
+using namespace ballast;
+
+constexpr const char* kVersion = "0.1.0";
+
+int exit_status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kDataDirLocked: return 75;
+    case ErrorCode::kStoragePermissionDenied: return 77;
+    case ErrorCode::kStorageFull:
+    case ErrorCode::kStorageIoError:
+    case ErrorCode::kStorageCorrupt: return 74;
+    case ErrorCode::kConfigInvalid: return 78;
+    default: return 1;
+  }
+}
+
+void log_failure(std::string_view event, const Error& error) {
+  log::event(log::Level::kError, event,
+             {log::kv("code", error.code_name()), log::kv("message", error.message()), log::kv("fix", error.fix())});
+}
+
+std::optional<std::string> read_environment(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+void apply_log_level(const ops::Config& config) {
+  log::Level level = log::Level::kInfo;
+  if (log::parse_level(config.log_level, level)) log::set_min_level(level);
+}
+
+void reload(const std::string& config_file, const ops::FlagValues& flags, ops::Config& current) {
+  auto reloaded = ops::load_config(config_file, flags, read_environment);
+  if (!reloaded) return log_failure("config.reload_failed", reloaded.error());
+  std::vector<std::string> applied, ignored;
+  for (const std::string& key : ops::changed_keys(current, *reloaded)) {
+    (key == "server.log_level" ? applied : ignored).push_back(key);
+  }
+  if (!applied.empty()) {
+    current.log_level = reloaded->log_level;
+    apply_log_level(current);
+  }
+  log::event(log::Level::kInfo, "config.reloaded",
+             {log::kv("applied", applied.empty() ? "none" : fmt::format("{}", fmt::join(applied, ","))),
+              log::kv("need_restart", ignored.empty() ? "none" : fmt::format("{}", fmt::join(ignored, ",")))});
+}
+
+int serve(const std::string& config_file, const ops::FlagValues& flags) {
+  auto config = ops::load_config(config_file, flags, read_environment);
+  if (!config) {
+    std::fprintf(stderr, "ballastd: %s\nFix: %s\n", config.error().message().c_str(), config.error().fix().c_str());
+    return exit_status_for(config.error().code());
+  }
+  apply_log_level(*config);
+  log::event(log::Level::kInfo, "config.loaded",
+             {log::kv("source", config->config_file.empty() ? "defaults, environment and flags" : config->config_file)});
+  auto broker = broker::Broker::open(ops::to_broker_options(*config));
+  if (!broker) {
+    log_failure("server.start_failed", broker.error());
+    return exit_status_for(broker.error().code());
+  }
+  (*broker)->run();
+  auto server = http::HttpServer::start(ops::to_http_options(*config), **broker);
+  if (!server) {
+    log_failure("server.start_failed", server.error());
+    (*broker)->stop();
+    return exit_status_for(server.error().code());
+  }
+  log::event(log::Level::kInfo, "server.ready",
+             {log::kv("http", (*server)->bound_address()), log::kv("data_dir", config->data_dir),
+              log::kv("sync_mode", config->sync_mode), log::kv("version", kVersion)});
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal_number);
+  while (true) {
+    int received = 0;
+    if (sigwait(&signals, &received) != 0) continue;
+    if (received == SIGHUP) {
+      reload(config_file, flags, *config);
+      continue;
+    }
+    log::event(log::Level::kInfo, "server.stopping", {log::kv("signal", strsignal(received))});
+    break;
+  }
+  (*server)->stop();
+  (*broker)->stop();
+  server->reset();
+  log::event(log::Level::kInfo, "server.stopped", {});
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the signals before any thread starts, so that only sigwait() sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal_number);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"ballastd: the Ballast message-queuing server"};
+  app.footer("Exit statuses: 0 stopped cleanly, 1 cannot listen or other failure, 2 usage, 74 storage I/O "
+             "error or full, 75 data directory locked by another ballastd, 77 storage permission denied, "
+             "78 configuration invalid. Every key: docs/configuration.md.");
+  std::string config_file;
+  ops::FlagValues flags;
+  std::string data_dir, http_listen, segment_size, sync_mode, log_level;
+  bool insecure_remote = false;
+  app.add_option("--config", config_file, "TOML configuration file (or BALLAST_CONFIG)");
+  app.add_option("--data-dir", data_dir, "storage.data_dir");
+  app.add_option("--http-listen", http_listen, "server.http_listen, HOST:PORT (port 0 picks one)");
+  app.add_option("--segment-size", segment_size, "storage.segment_size in bytes");
+  app.add_option("--sync-mode", sync_mode, "storage.sync_mode: always | interval");
+  app.add_option("--log-level", log_level, "server.log_level: trace | debug | info | warn | error");
+  app.add_flag("--insecure-remote", insecure_remote, "allow a non-loopback listen address (server.insecure_remote)");
+  app.set_version_flag("--version", std::string("ballastd ") + kVersion);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {  // CLI11 reports usage errors and --help by throwing
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  for (const auto& [key, value] : {std::pair{"storage.data_dir", data_dir}, std::pair{"server.http_listen", http_listen},
+                                   std::pair{"storage.segment_size", segment_size}, std::pair{"storage.sync_mode", sync_mode},
+                                   std::pair{"server.log_level", log_level}}) {
+    if (!value.empty()) flags[key] = value;
+  }
+  if (insecure_remote) flags["server.insecure_remote"] = "true";
+  return serve(config_file, flags);
+}

@@ -1,0 +1,64 @@
+#pragma once
+// ballastd's configuration: every key, its default, its sources and whether SIGHUP reloads it
+// (docs/configuration.md). Precedence: command-line flags > environment (BALLAST_<SECTION>_<KEY>)
+// > TOML file (--config FILE or BALLAST_CONFIG) > defaults. Loading reports every problem at
+// once (unknown keys with the nearest valid one, wrong types, out-of-range values), each naming
+// its source: file:line, environment variable or flag.
+// Thread-safe: plain values and pure functions.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "protocol/http/http_server.h"
+#include "util/result.h"
+
+namespace ballast::ops {
+
+struct Config {
+  // [server]
+  std::string http_listen = "127.0.0.1:8080";
+  bool insecure_remote = false;
+  uint64_t http_threads = 1;
+  std::string log_level = "info";  // reloadable
+  // [storage]
+  std::string data_dir = "./var/ballast";
+  uint64_t segment_size = 64ull << 20;
+  std::string sync_mode = "always";
+  uint64_t sync_interval_ms = 200;
+  uint64_t reserve_bytes = 64ull << 20;
+  uint64_t checkpoint_interval_ms = 30000;
+  // [limits]
+  uint64_t max_message_bytes = 16ull << 20;
+  uint64_t max_request_bytes = 32ull << 20;
+  uint64_t http_header_timeout_ms = 10000;
+  uint64_t http_body_timeout_ms = 30000;
+  uint64_t max_long_polls = 1024;
+
+  std::string config_file;  // where the file layer came from; empty = none
+};
+
+// A value given for a key by a flag: "storage.data_dir" -> "/srv/ballast".
+using FlagValues = std::map<std::string, std::string>;
+// Reads an environment variable; empty optional when unset.
+using EnvironmentReader = std::function<std::optional<std::string>(const std::string& name)>;
+
+// Loads the configuration. `config_file` empty = BALLAST_CONFIG if set, else no file.
+// Fails with CONFIG_INVALID whose message lists every problem, one per line.
+Result<Config> load_config(const std::string& config_file, const FlagValues& flags,
+                           const EnvironmentReader& environment);
+
+// Every key ("section.key") with whether SIGHUP applies it.
+std::vector<std::pair<std::string, bool>> config_keys();
+
+// The keys whose values differ between `a` and `b`.
+std::vector<std::string> changed_keys(const Config& a, const Config& b);
+
+broker::BrokerOptions to_broker_options(const Config& config);
+http::HttpServerOptions to_http_options(const Config& config);
+
+}  // namespace ballast::ops
