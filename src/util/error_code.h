@@ -35,6 +35,7 @@ enum class ErrorCode {
   kDataDirLocked,
   kConfigInvalid,
   kListenFailed,
+  kServerUnreachable,
   kNotImplemented,
 };
 
