@@ -18,19 +18,23 @@ import time
 
 
 def start(ballastd, data_dir):
-    process = subprocess.Popen([ballastd, "--data-dir", data_dir, "--http-listen", "127.0.0.1:0",
-                                "--log-level", "warn"],
+    process = subprocess.Popen([ballastd, "--data-dir", data_dir, "--http-listen", "127.0.0.1:0"],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    for line in process.stdout:
-        if "event=server.ready" in line:
-            address = next(f.split("=", 1)[1] for f in line.split() if f.startswith("http="))
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-            return process, address
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise SystemExit("http_bench: ballastd did not become ready")
+    found = {}
+    ready = threading.Event()
+
+    def read():
+        for line in process.stdout:
+            if "event=server.ready" in line and "address" not in found:
+                found["address"] = next(f.split("=", 1)[1] for f in line.split() if f.startswith("http="))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(30) or "address" not in found:
+        process.kill()
+        raise SystemExit("http_bench: ballastd did not log server.ready within 30 s")
+    return process, found["address"]
 
 
 class Client:
