@@ -1,121 +1,135 @@
 #include "tools/api_client.h"
 
-#include "tools/asio.h"
+#include "tools/json_text.h"
 
 namespace ballast::tools {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
+using nlohmann::json;
 
-struct ApiClient::Connection {
-  asio::io_context io;
-  beast::tcp_stream stream{io};
-  beast::flat_buffer buffer;
-};
+namespace {
 
-Result<ServerUrl> parse_server_url(const std::string& url) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("server URL \"{}\" does not start with http://", url),
-                 "use e.g. --server http://127.0.0.1:8080 (TLS comes with the security issue)");
+constexpr size_t kExcerptBytes = 200;
+
+std::string string_field(const json& object, const char* key) {
+  const auto found = object.find(key);
+  if (found == object.end() || !found->is_string()) return "";
+  return found->get<std::string>();
+}
+
+std::string excerpt(const std::string& body) {
+  if (body.size() <= kExcerptBytes) return body;
+  return body.substr(0, kExcerptBytes) + "...";
+}
+
+Error refusal(const json& parsed, const HttpResponse& response, std::string_view request_name) {
+  const json* error = nullptr;
+  if (parsed.is_object()) {
+    const auto found = parsed.find("error");
+    if (found != parsed.end() && found->is_object()) error = &*found;
   }
-  std::string rest = url.substr(prefix.size());
-  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
-  ServerUrl parsed;
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || rest.back() == ']') {
-    parsed.host = rest;
-    parsed.port = "80";
-  } else {
-    parsed.host = rest.substr(0, colon);
-    parsed.port = rest.substr(colon + 1);
+  if (error == nullptr) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{} answered HTTP {} without a Ballast error body: \"{}\"",
+                             request_name, response.status, excerpt(response.body)),
+                 "check that --server or BALLAST_SERVER names ballastd's HTTP API, not a proxy "
+                 "or another service");
   }
-  if (parsed.host.size() >= 2 && parsed.host.front() == '[') parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
-  if (parsed.host.empty() || parsed.port.empty()) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("server URL \"{}\" has no host or port", url),
-                 "use e.g. --server http://127.0.0.1:8080");
+  const std::string code_name = string_field(*error, "code");
+  std::string message = string_field(*error, "message");
+  const auto code = error_code_from_name(code_name);
+  if (!code) {
+    message = fmt::format("{} (server error code \"{}\", HTTP {}, unknown to this ballast CLI)",
+                          message, code_name, response.status);
+  }
+  return Error(code.value_or(ErrorCode::kInvalidArgument), std::move(message),
+               string_field(*error, "fix"));
+}
+
+}  // namespace
+
+Result<json> interpret_response(const HttpResponse& response, std::string_view request_name) {
+  const bool success = response.status >= 200 && response.status < 300;
+  if (success && response.body.empty()) return json::object();
+  json parsed = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!success) return refusal(parsed, response, request_name);
+  if (parsed.is_discarded()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{} answered HTTP {} with a body that is not JSON: \"{}\"",
+                             request_name, response.status, excerpt(response.body)),
+                 "check that --server or BALLAST_SERVER names ballastd's HTTP API");
   }
   return parsed;
 }
 
-std::string percent_encode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
+ApiClient::ApiClient(HttpClient http, std::string_view vhost)
+    : http_(std::move(http)), paths_(vhost) {}
+
+Result<ApiClient::Answer> ApiClient::call(HttpMethod method, const std::string& target,
+                                          const json* body) {
+  auto response = http_.request(method, target, body == nullptr ? "" : json_text(*body));
+  if (!response) return std::move(response).error();
+  const auto request_name =
+      fmt::format("{} {} at {}", http_method_name(method), target, http_.url().text);
+  auto parsed = interpret_response(*response, request_name);
+  if (!parsed) return std::move(parsed).error();
+  return Answer{response->status, std::move(*parsed)};
 }
 
-std::string queue_path(const std::string& vhost, const std::string& queue, const std::string& action) {
-  std::string path = vhost == "/" ? "/api/v1/queues" : "/api/v1/vhosts/" + percent_encode(vhost) + "/queues";
-  if (!queue.empty()) path += "/" + percent_encode(queue);
-  if (!action.empty()) path += "/" + action;
-  return path;
+Result<json> ApiClient::call_json(HttpMethod method, const std::string& target, const json* body) {
+  auto answer = call(method, target, body);
+  if (!answer) return std::move(answer).error();
+  return std::move(answer->body);
 }
 
-ApiClient::ApiClient(std::string url_text, ServerUrl url) : url_text_(std::move(url_text)), url_(std::move(url)) {}
-ApiClient::~ApiClient() = default;
-
-Status ApiClient::connect() {
-  connection_ = std::make_unique<Connection>();
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(connection_->io);
-  auto endpoints = resolver.resolve(url_.host, url_.port, ec);
-  if (!ec) connection_->stream.connect(endpoints, ec);
-  if (ec) {
-    connection_.reset();
-    return Error(ErrorCode::kServerUnreachable, fmt::format("cannot reach ballastd at {}: {}", url_text_, ec.message()),
-                 "is ballastd running? Check --server or BALLAST_SERVER (default http://127.0.0.1:8080)");
-  }
-  return ok_status();
+Result<QueueDeclared> ApiClient::declare_queue(std::string_view name, const json& settings) {
+  auto answer = call(HttpMethod::kPut, paths_.queue(name), &settings);
+  if (!answer) return std::move(answer).error();
+  const auto outcome =
+      answer->status == 201 ? QueueDeclaration::kCreated : QueueDeclaration::kAlreadyExisted;
+  return QueueDeclared{outcome, std::move(answer->body)};
 }
 
-Result<nlohmann::json> ApiClient::call(const std::string& method, const std::string& target, const nlohmann::json* body) {
-  if (!connection_) {
-    auto status = connect();
-    if (!status) return std::move(status).error();
-  }
-  bhttp::request<bhttp::string_body> request(bhttp::string_to_verb(method), target, 11);
-  request.set(bhttp::field::host, url_.host);
-  request.set(bhttp::field::user_agent, "ballast-cli");
-  request.keep_alive(true);
-  if (body != nullptr) {
-    request.set(bhttp::field::content_type, "application/json");
-    request.body() = body->dump();
-  }
-  request.prepare_payload();
-  boost::system::error_code ec;
-  bhttp::write(connection_->stream, request, ec);
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(1ull << 32);
-  if (!ec) bhttp::read(connection_->stream, connection_->buffer, parser, ec);
-  if (ec) {
-    connection_.reset();
-    return Error(ErrorCode::kServerUnreachable,
-                 fmt::format("lost the connection to ballastd at {} during {} {}: {}", url_text_, method, target, ec.message()),
-                 "check that ballastd is still running (its log says why it stopped)");
-  }
-  auto response = parser.release();
-  if (!response.keep_alive()) connection_.reset();
-  nlohmann::json parsed = nlohmann::json::parse(response.body(), nullptr, /*allow_exceptions=*/false);
-  const int status = response.result_int();
-  if (status >= 200 && status < 300) {
-    if (parsed.is_discarded()) parsed = nlohmann::json::object();
-    return parsed;
-  }
-  if (!parsed.is_discarded() && parsed.contains("error") && parsed["error"].is_object()) {
-    const auto& error = parsed["error"];
-    const auto code = error_code_from_name(error.value("code", "")).value_or(ErrorCode::kInvalidArgument);
-    return Error(code, error.value("message", ""), error.value("fix", ""));
-  }
-  return Error(ErrorCode::kInvalidArgument,
-               fmt::format("{} {} answered HTTP {} without a Ballast error body", method, target, status),
-               fmt::format("check that {} is a ballastd", url_text_));
+Result<json> ApiClient::list_queues() { return call_json(HttpMethod::kGet, paths_.queues()); }
+
+Result<json> ApiClient::show_queue(std::string_view name) {
+  return call_json(HttpMethod::kGet, paths_.queue(name));
 }
+
+Result<json> ApiClient::delete_queue(std::string_view name) {
+  return call_json(HttpMethod::kDelete, paths_.queue(name));
+}
+
+Result<json> ApiClient::purge_queue(std::string_view name) {
+  return call_json(HttpMethod::kPost, paths_.queue_action(name, "purge"));
+}
+
+Result<json> ApiClient::publish(std::string_view queue, const json& messages) {
+  const json request = {{"messages", messages}};
+  return call_json(HttpMethod::kPost, paths_.queue_action(queue, "messages"), &request);
+}
+
+Result<json> ApiClient::receive(std::string_view queue, const ReceiveRequest& request) {
+  json body = {{"max", request.max}, {"wait_seconds", request.wait_seconds}};
+  if (request.visibility_timeout_seconds) {
+    body["visibility_timeout_seconds"] = *request.visibility_timeout_seconds;
+  }
+  return call_json(HttpMethod::kPost, paths_.queue_action(queue, "receive"), &body);
+}
+
+Result<json> ApiClient::ack(std::string_view queue, const json& receipts) {
+  const json body = {{"receipts", receipts}};
+  return call_json(HttpMethod::kPost, paths_.queue_action(queue, "ack"), &body);
+}
+
+Result<json> ApiClient::nack(std::string_view queue, const json& receipts, Requeue requeue) {
+  const json body = {{"receipts", receipts}, {"requeue", requeue == Requeue::kYes}};
+  return call_json(HttpMethod::kPost, paths_.queue_action(queue, "nack"), &body);
+}
+
+Result<json> ApiClient::peek(std::string_view queue, uint32_t max) {
+  return call_json(HttpMethod::kGet, paths_.peek(queue, max));
+}
+
+Result<json> ApiClient::stats() { return call_json(HttpMethod::kGet, ApiPaths::stats()); }
 
 }  // namespace ballast::tools

@@ -1,46 +1,80 @@
 #pragma once
-// The CLI's client for ballastd's HTTP API: one synchronous HTTP/1.1 request per call over a
-// keep-alive connection. Server errors become Errors with the server's code, message and fix;
-// a server that cannot be reached is SERVER_UNREACHABLE naming the URL and the OS error.
-// Not thread-safe: one per CLI invocation.
+// ballastd's HTTP API as typed calls for the CLI. Each call builds its request target and JSON
+// body, sends it through one HttpClient, and returns the server's JSON answer, or an Error:
+// the server's own code, message and fix for a refusal (HTTP 4xx/5xx), SERVER_UNREACHABLE for a
+// server that cannot be reached.
+// Not thread-safe: the owner serializes calls.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
-#include <memory>
-#include <string>
-
+#include "tools/api_paths.h"
+#include "tools/http_client.h"
 #include "util/result.h"
 
 namespace ballast::tools {
 
-struct ServerUrl {
-  std::string host;
-  std::string port;
+// Turns one answer into its JSON (an empty 2xx body is an empty object) or into an Error.
+// A refusal carrying {"error": {"code", "message", "fix"}} keeps the server's code, message and
+// fix; a code this CLI does not know becomes INVALID_ARGUMENT with the server's code named in the
+// message. Any other refusal, and a 2xx body that is not JSON, is INVALID_ARGUMENT naming
+// `request_name` (e.g. "GET /api/v1/queues at http://127.0.0.1:8080") and the HTTP status.
+Result<nlohmann::json> interpret_response(const HttpResponse& response,
+                                          std::string_view request_name);
+
+enum class QueueDeclaration { kCreated, kAlreadyExisted };
+enum class Requeue { kNo, kYes };
+
+struct QueueDeclared {
+  QueueDeclaration outcome;
+  nlohmann::json answer;
 };
 
-// Parses "http://host:port" (port defaults to 80; https is refused with INVALID_ARGUMENT).
-Result<ServerUrl> parse_server_url(const std::string& url);
-
-// "/api/v1/queues/NAME..." for vhost "/", else "/api/v1/vhosts/VHOST/queues/NAME...",
-// with both names percent-encoded.
-std::string queue_path(const std::string& vhost, const std::string& queue, const std::string& action = "");
-std::string percent_encode(const std::string& text);
+struct ReceiveRequest {
+  uint32_t max = 1;
+  uint32_t wait_seconds = 0;
+  std::optional<uint32_t> visibility_timeout_seconds;  // the queue's default when absent
+};
 
 class ApiClient {
  public:
-  ApiClient(std::string url_text, ServerUrl url);
-  ~ApiClient();
+  // Calls address queues in `vhost` ("/" is the default vhost).
+  ApiClient(HttpClient http, std::string_view vhost);
 
-  // Sends the request; returns the parsed JSON body of a 2xx answer.
-  Result<nlohmann::json> call(const std::string& method, const std::string& target,
-                              const nlohmann::json* body = nullptr);
+  // PUT the queue with `settings` (an object of the API's setting keys). Creating it and finding
+  // it with the same settings both succeed; different settings fail (QUEUE_EXISTS_DIFFERENT).
+  Result<QueueDeclared> declare_queue(std::string_view name, const nlohmann::json& settings);
+  Result<nlohmann::json> list_queues();
+  Result<nlohmann::json> show_queue(std::string_view name);
+  Result<nlohmann::json> delete_queue(std::string_view name);
+  Result<nlohmann::json> purge_queue(std::string_view name);
+  // `messages` is the array of message objects sent as {"messages": [...]}.
+  Result<nlohmann::json> publish(std::string_view queue, const nlohmann::json& messages);
+  Result<nlohmann::json> receive(std::string_view queue, const ReceiveRequest& request);
+  // `receipts` is an array of receipt strings from receive().
+  Result<nlohmann::json> ack(std::string_view queue, const nlohmann::json& receipts);
+  Result<nlohmann::json> nack(std::string_view queue, const nlohmann::json& receipts,
+                              Requeue requeue);
+  Result<nlohmann::json> peek(std::string_view queue, uint32_t max);
+  Result<nlohmann::json> stats();
 
  private:
-  struct Connection;
-  Status connect();
-  std::string url_text_;
-  ServerUrl url_;
-  std::unique_ptr<Connection> connection_;
+  struct Answer {
+    int status;
+    nlohmann::json body;
+  };
+
+  Result<Answer> call(HttpMethod method, const std::string& target,
+                      const nlohmann::json* body = nullptr);
+  Result<nlohmann::json> call_json(HttpMethod method, const std::string& target,
+                                   const nlohmann::json* body = nullptr);
+
+  HttpClient http_;
+  ApiPaths paths_;
 };
 
 }  // namespace ballast::tools

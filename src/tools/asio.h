@@ -1,6 +1,7 @@
 #pragma once
-// The one way into Boost.Asio and Boost.Beast for the CLI (see src/protocol/http/asio.h for
-// why <utility> comes first).
+// The one way into Boost.Asio and Boost.Beast for the CLI. Boost 1.74's asio/awaitable.hpp uses
+// std::exchange without including <utility>, which GCC 12 rejects unless <utility> comes first
+// (STYLE.md §1).
 
 #include <utility>
 

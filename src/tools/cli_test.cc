@@ -1,105 +1,212 @@
-#include <gtest/gtest.h>
+#include "tools/cli.h"
 
 #include <sstream>
 
-#include "broker/broker_test_support.h"
-#include "protocol/http/http_server.h"
-#include "tools/api_client.h"
-#include "tools/commands.h"
-#include "tools/table.h"
+#include <gtest/gtest.h>
+
+#include "tools/loopback_http_server.h"
+#include "tools/send_command.h"
 
 namespace ballast::tools {
 namespace {
 
-TEST(ServerUrl, ParsesHostAndPort) {
-  auto url = parse_server_url("http://127.0.0.1:8080");
-  ASSERT_TRUE(url.ok());
-  EXPECT_EQ(url->host, "127.0.0.1");
-  EXPECT_EQ(url->port, "8080");
-  EXPECT_FALSE(parse_server_url("https://x:1").ok());
-  EXPECT_FALSE(parse_server_url("127.0.0.1:8080").ok());
-}
+using nlohmann::json;
+using testing::CannedReply;
+using testing::LoopbackHttpServer;
+using testing::RecordedRequest;
 
-TEST(QueuePath, EncodesNamesAndVhosts) {
-  EXPECT_EQ(queue_path("/", "a b", "messages"), "/api/v1/queues/a%20b/messages");
-  EXPECT_EQ(queue_path("staging", "jobs"), "/api/v1/vhosts/staging/queues/jobs");
-}
-
-TEST(Table, PadsColumns) {
-  Table table({"NAME", "N"});
-  table.add({"jobs", "12"});
-  EXPECT_EQ(table.render(), "NAME  N\njobs  12\n");
-}
-
-TEST(SplitLines, OneLineOneMessage) {
-  EXPECT_EQ(split_lines("a\nb\r\n\nc"), (std::vector<std::string>{"a", "b", "", "c"}));
-  EXPECT_EQ(split_lines("a\n"), std::vector<std::string>{"a"});
-}
-
-// The CLI against a real broker and HTTP server on 127.0.0.1 (port 0).
-class CliAgainstServer : public ::testing::Test {
- protected:
-  void SetUp() override {
-    broker::BrokerOptions options;
-    options.data_dir = (dir_.path() / "data").string();
-    auto opened = broker::Broker::open(options);
-    ASSERT_TRUE(opened.ok());
-    broker_ = std::move(*opened);
-    broker_->run();
-    http::HttpServerOptions http_options;
-    http_options.listen = "127.0.0.1:0";
-    auto server = http::HttpServer::start(http_options, *broker_);
-    ASSERT_TRUE(server.ok()) << server.error().describe();
-    server_ = std::move(*server);
-    server_url_ = "http://" + server_->bound_address();
-  }
-  void TearDown() override {
-    server_->stop();
-    broker_->stop();
-  }
-
-  int run(std::vector<std::string> args, const std::string& input, std::string& out, std::string& err) {
-    args.insert(args.begin(), {"ballast", "--server", server_url_});
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    std::istringstream in(input);
-    std::ostringstream out_stream, err_stream;
-    const int code = run_cli(static_cast<int>(argv.size()), argv.data(), in, out_stream, err_stream);
-    out = out_stream.str();
-    err = err_stream.str();
-    return code;
-  }
-
-  broker::testing::TempDir dir_;
-  std::unique_ptr<broker::Broker> broker_;
-  std::unique_ptr<http::HttpServer> server_;
-  std::string server_url_;
+struct CliRun {
+  ExitCode code;
+  std::string out;
+  std::string err;
 };
 
-TEST_F(CliAgainstServer, SendsLinesAndReceivesThem) {
-  std::string out, err;
-  ASSERT_EQ(run({"queue", "create", "mail"}, "", out, err), kExitOk) << err;
-  ASSERT_EQ(run({"send", "mail"}, "one\ntwo\nthree\n", out, err), kExitOk) << err;
-  EXPECT_NE(out.find("sent 3 messages"), std::string::npos) << out;
-  ASSERT_EQ(run({"receive", "mail", "--count", "10"}, "", out, err), kExitOk) << err;
-  EXPECT_EQ(out, "one\ntwo\nthree\n");
-  ASSERT_EQ(run({"queue", "list"}, "", out, err), kExitOk);
-  EXPECT_NE(out.find("mail"), std::string::npos);
+CliRun run(std::vector<std::string> args, const std::string& input = "",
+           const CliEnvironment& environment = {}) {
+  args.insert(args.begin(), "ballast");
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  std::istringstream in(input);
+  std::ostringstream out;
+  std::ostringstream err;
+  Console console{in, out, err};
+  const ExitCode code = run_cli(static_cast<int>(argv.size()), argv.data(), environment, console);
+  return CliRun{code, out.str(), err.str()};
 }
 
-TEST_F(CliAgainstServer, ExitCodesSayWhoFailed) {
-  std::string out, err;
-  EXPECT_EQ(run({"send", "nowhere", "x"}, "", out, err), kExitRefused);
-  EXPECT_NE(err.find("QUEUE_NOT_FOUND"), std::string::npos) << err;
-  EXPECT_NE(err.find("Fix:"), std::string::npos) << err;
-  EXPECT_EQ(run({"bogus-command"}, "", out, err), kExitUsage);
-  std::vector<std::string> args = {"ballast", "--server", "http://127.0.0.1:1", "stats"};
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  std::istringstream in;
-  std::ostringstream out_stream, err_stream;
-  EXPECT_EQ(run_cli(static_cast<int>(argv.size()), argv.data(), in, out_stream, err_stream), kExitUnreachable);
-  EXPECT_NE(err_stream.str().find("SERVER_UNREACHABLE"), std::string::npos);
+// Answers like ballastd for the routes the tests use; records everything.
+CannedReply fake_ballastd(const RecordedRequest& request) {
+  const std::string route = request.method + " " + request.target;
+  if (route.ends_with("/messages") && request.method == "POST") {
+    json ids = json::array();
+    for (size_t i = 0; i < json::parse(request.body)["messages"].size(); ++i) {
+      ids.push_back({{"id", std::to_string(i)}, {"duplicate", false}});
+    }
+    return CannedReply{201, json{{"messages", ids}, {"durability", "fsync"}}.dump()};
+  }
+  if (route.ends_with("/receive")) {
+    return CannedReply{200, R"({"messages":[
+        {"id":"1","body":"hello","encoding":"utf8","receipt":"r1","delivery_count":1},
+        {"id":"2","body":"Ynl0ZXM=","encoding":"base64","receipt":"r2","delivery_count":1}]})"};
+  }
+  if (route == "GET /api/v1/queues") {
+    return CannedReply{200, R"({"queues":[{"name":"jobs","messages":2,"in_flight":0,
+        "delayed":0,"bytes":10,"publish_rate":0.5,"deliver_rate":0.0,"ack_rate":0.0}]})"};
+  }
+  if (route == "GET /api/v1/queues/missing") {
+    return CannedReply{404, R"({"error":{"code":"QUEUE_NOT_FOUND",
+        "message":"queue \"missing\" (vhost \"/\") does not exist",
+        "fix":"create it with ballast queue create missing"}})"};
+  }
+  if (request.method == "PUT") return CannedReply{201, R"({"created":true})"};
+  return CannedReply{200, "{}"};
+}
+
+class CliAgainstLoopbackServer : public ::testing::Test {
+ protected:
+  CliRun ballast(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"--server", server_.url()});
+    return run(std::move(args), input);
+  }
+  std::vector<RecordedRequest> requests_to(const std::string& suffix) const {
+    std::vector<RecordedRequest> matching;
+    for (const auto& request : server_.requests()) {
+      if (request.target.ends_with(suffix)) matching.push_back(request);
+    }
+    return matching;
+  }
+
+  LoopbackHttpServer server_{fake_ballastd};
+};
+
+TEST_F(CliAgainstLoopbackServer, SendsStdinOneLinePerMessageInBatchesOf500) {
+  std::string input;
+  for (int i = 0; i < 1201; ++i) input += "line " + std::to_string(i) + "\n";
+  const auto result = ballast({"send", "jobs"}, input);
+  ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
+  EXPECT_EQ(result.out, "sent 1201 messages to queue jobs (durability: fsync)\n");
+  const auto posts = requests_to("/api/v1/queues/jobs/messages");
+  ASSERT_EQ(posts.size(), 3u);
+  EXPECT_EQ(json::parse(posts[0].body)["messages"].size(), SendCommand::kMaxBatch);
+  EXPECT_EQ(json::parse(posts[1].body)["messages"].size(), SendCommand::kMaxBatch);
+  EXPECT_EQ(json::parse(posts[2].body)["messages"].size(), 201u);
+  EXPECT_EQ(json::parse(posts[2].body)["messages"].back()["body"], "line 1200");
+}
+
+TEST_F(CliAgainstLoopbackServer, SendsTheBodyArgumentWithItsOptions) {
+  const auto result = ballast({"send", "jobs", "hi", "--header", "tenant=acme", "--priority",
+                               "5", "--id", "order-1", "--json"});
+  ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
+  const auto posts = requests_to("/messages");
+  ASSERT_EQ(posts.size(), 1u);
+  const json expected = {{"body", "hi"}, {"headers", {{"tenant", "acme"}}},
+                         {"id", "order-1"}, {"priority", 5}};
+  EXPECT_EQ(json::parse(posts[0].body), (json{{"messages", {expected}}}));
+  EXPECT_EQ(json::parse(result.out)["durability"], "fsync");
+}
+
+TEST_F(CliAgainstLoopbackServer, IdWithSeveralLinesIsAUsageErrorAndSendsNothing) {
+  const auto result = ballast({"send", "jobs", "--id", "x"}, "a\nb\n");
+  EXPECT_EQ(result.code, ExitCode::kUsage);
+  EXPECT_NE(result.err.find("--id"), std::string::npos);
+  EXPECT_TRUE(server_.requests().empty());
+}
+
+TEST_F(CliAgainstLoopbackServer, ReceivePrintsBodiesOnePerLineThenAcksThem) {
+  const auto result = ballast({"receive", "jobs", "--count", "2", "--wait", "1"});
+  ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
+  EXPECT_EQ(result.out, "hello\nbytes\n");
+  const auto receives = requests_to("/receive");
+  ASSERT_EQ(receives.size(), 1u);
+  EXPECT_EQ(json::parse(receives[0].body), (json{{"max", 2}, {"wait_seconds", 1}}));
+  const auto acks = requests_to("/api/v1/queues/jobs/ack");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(json::parse(acks[0].body), (json{{"receipts", {"r1", "r2"}}}));
+}
+
+TEST_F(CliAgainstLoopbackServer, ReceiveWithNoAckLeavesMessagesLeased) {
+  const auto result = ballast({"receive", "jobs", "--no-ack", "--json"});
+  ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  std::vector<json> printed;
+  while (std::getline(lines, line)) printed.push_back(json::parse(line));
+  ASSERT_EQ(printed.size(), 2u);
+  EXPECT_EQ(printed[1]["receipt"], "r2");
+  EXPECT_TRUE(requests_to("/ack").empty());
+}
+
+TEST_F(CliAgainstLoopbackServer, QueueListIsATableAndJsonIsTheServersAnswer) {
+  const auto human = ballast({"queue", "list"});
+  ASSERT_EQ(human.code, ExitCode::kOk) << human.err;
+  EXPECT_EQ(human.out,
+            "NAME  MESSAGES  IN_FLIGHT  DELAYED  BYTES  PUBLISH/S  DELIVER/S  ACK/S\n"
+            "jobs         2          0        0     10        0.5        0.0    0.0\n");
+  const auto machine = ballast({"queue", "list", "--json"});
+  EXPECT_EQ(json::parse(machine.out)["queues"][0]["name"], "jobs");
+}
+
+TEST_F(CliAgainstLoopbackServer, QueueCreateSendsOnlyTheGivenSettingsUnderApiNames) {
+  const auto result = ballast({"--vhost", "eu", "queue", "create", "jobs", "--max-length",
+                               "010", "--overflow", "drop-head", "--visibility-timeout-seconds",
+                               "30"});
+  ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
+  EXPECT_EQ(result.out, "created queue jobs\n");
+  const auto puts = requests_to("/api/v1/vhosts/eu/queues/jobs");
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(json::parse(puts[0].body), (json{{"max_length", 10},
+                                             {"overflow", "drop-head"},
+                                             {"default_visibility_timeout_seconds", 30}}));
+}
+
+TEST_F(CliAgainstLoopbackServer, ServerRefusalExitsOneWithCodeMessageAndFix) {
+  const auto result = ballast({"queue", "show", "missing"});
+  EXPECT_EQ(result.code, ExitCode::kRefused);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err,
+            "ballast: QUEUE_NOT_FOUND: queue \"missing\" (vhost \"/\") does not exist\n"
+            "Fix: create it with ballast queue create missing\n");
+}
+
+TEST_F(CliAgainstLoopbackServer, ServerAddressComesFromTheEnvironmentWithoutServerFlag) {
+  CliEnvironment environment;
+  environment.server = server_.url();
+  const auto result = run({"stats"}, "", environment);
+  EXPECT_EQ(result.code, ExitCode::kOk) << result.err;
+  EXPECT_EQ(requests_to("/api/v1/stats").size(), 1u);
+}
+
+TEST(Cli, UnreachableServerExitsThreeNamingTheUrl) {
+  std::string url;
+  {
+    LoopbackHttpServer gone([](const RecordedRequest&) { return CannedReply{}; });
+    url = gone.url();
+  }
+  const auto result = run({"--server", url, "stats"});
+  EXPECT_EQ(result.code, ExitCode::kUnreachable);
+  EXPECT_NE(result.err.find("ballast: SERVER_UNREACHABLE: cannot reach ballastd at " + url),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("Fix: is ballastd running?"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run({}).code, ExitCode::kUsage);
+  EXPECT_EQ(run({"queue"}).code, ExitCode::kUsage);
+  EXPECT_EQ(run({"receive", "q", "--count", "-1"}).code, ExitCode::kUsage);
+  EXPECT_EQ(run({"queue", "create", "q", "--overflow", "sometimes"}).code, ExitCode::kUsage);
+  EXPECT_EQ(run({"send", "q", "body", "--file", "f"}).code, ExitCode::kUsage);
+  EXPECT_EQ(run({"--server", "https://h:1", "stats"}).code, ExitCode::kUsage);
+  EXPECT_EQ(run({"send", "q", "x", "--header", "novalue"}).code, ExitCode::kUsage);
+}
+
+TEST(Cli, HelpDocumentsExitCodesAndVersionIsPrinted) {
+  const auto help = run({"--help"});
+  EXPECT_EQ(help.code, ExitCode::kOk);
+  EXPECT_NE(help.out.find("3  cannot reach the server"), std::string::npos) << help.out;
+  const auto version = run({"--version"});
+  EXPECT_EQ(version.code, ExitCode::kOk);
+  EXPECT_EQ(version.out, "ballast 0.1.0\n");
 }
 
 }  // namespace

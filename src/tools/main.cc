@@ -1,6 +1,13 @@
-// ballast: the command line for ballastd's HTTP API (see docs/cli.md).
+// ballast: the command line for ballastd's HTTP API (docs/cli.md).
+#include <cstdlib>
 #include <iostream>
 
-#include "tools/commands.h"
+#include "tools/cli.h"
 
-int main(int argc, char** argv) { return ballast::tools::run_cli(argc, argv, std::cin, std::cout, std::cerr); }
+int main(int argc, char** argv) {
+  ballast::tools::CliEnvironment environment;
+  const char* server = std::getenv("BALLAST_SERVER");
+  if (server != nullptr && *server != '\0') environment.server = server;
+  ballast::tools::Console console{std::cin, std::cout, std::cerr};
+  return static_cast<int>(ballast::tools::run_cli(argc, argv, environment, console));
+}
