@@ -63,7 +63,10 @@ std::optional<std::string> query_value(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-ApiResponse json_response(int status, const json& body) { return ApiResponse{status, body.dump()}; }
+// Replaces invalid UTF-8 (e.g. echoed from a percent-decoded path) instead of throwing.
+ApiResponse json_response(int status, const json& body) {
+  return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 
 ApiResponse not_found(const ApiRequest& request) {
   return error_response(Error(ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.target),

@@ -84,6 +84,12 @@ TEST_F(ApiRouterTest, UnknownRoutesAndMethodsAreNamed) {
   EXPECT_EQ(call("GET", "/readyz").first, 200);
 }
 
+TEST_F(ApiRouterTest, InvalidUtf8InThePathIsAnErrorNotAnException) {
+  auto [status, body] = call("PUT", "/api/v1/queues/bad%FFname");
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(body["error"]["code"], "INVALID_ARGUMENT");
+}
+
 TEST_F(ApiRouterTest, LongPollsOverTheCapAreRefused) {
   EXPECT_EQ(call("PUT", "/api/v1/queues/jobs").first, 201);
   std::vector<std::promise<ApiResponse>> waiting(2);
