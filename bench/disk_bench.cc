@@ -35,7 +35,8 @@ int open_file(const std::filesystem::path& path) {
 }
 
 void write_at(int fd, const std::vector<char>& data, off_t offset, const std::filesystem::path& path) {
-  if (::pwrite(fd, data.data(), data.size(), offset) != static_cast<ssize_t>(data.size())) fail("write", path);
+  if (::pwrite(fd, data.data(), data.size(), offset) != static_cast<ssize_t>(data.size()))
+    fail("write", path);
 }
 
 struct Latency {
@@ -56,7 +57,9 @@ Latency time_syncs(int fd, size_t count, const std::filesystem::path& path) {
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(micros.begin(), micros.end());
-  const auto at = [&](double q) { return micros[static_cast<size_t>(q * static_cast<double>(micros.size() - 1))]; };
+  const auto at = [&](double q) {
+    return micros[static_cast<size_t>(q * static_cast<double>(micros.size() - 1))];
+  };
   return Latency{at(0.5), at(0.9), at(0.99), static_cast<double>(micros.size()) / elapsed, micros.size()};
 }
 
@@ -84,7 +87,8 @@ Latency overwrite_case(const std::filesystem::path& dir, size_t count) {
   const auto path = dir / "overwrite.bench";
   const int fd = open_file(path);
   std::vector<char> chunk(1 << 20, 'o');
-  for (size_t offset = 0; offset < count * kBlock; offset += chunk.size()) write_at(fd, chunk, static_cast<off_t>(offset), path);
+  for (size_t offset = 0; offset < count * kBlock; offset += chunk.size())
+    write_at(fd, chunk, static_cast<off_t>(offset), path);
   if (::fsync(fd) != 0) fail("fsync", path);
   Latency result = time_syncs(fd, count, path);
   ::close(fd);
@@ -116,8 +120,10 @@ double bandwidth(const std::filesystem::path& dir, size_t total, size_t chunk, s
 }
 
 void print_latency(const char* name, const char* key, const Latency& latency) {
-  fmt::print("  fdatasync after 4 KiB, {:<22} p50 {:7.0f} us  p90 {:7.0f} us  p99 {:7.0f} us  {:7.0f} syncs/s  ({} samples)\n",
-             name, latency.p50_us, latency.p90_us, latency.p99_us, latency.per_second, latency.samples);
+  fmt::print(
+      "  fdatasync after 4 KiB, {:<22} p50 {:7.0f} us  p90 {:7.0f} us  p99 {:7.0f} us  {:7.0f} syncs/s  ({} "
+      "samples)\n",
+      name, latency.p50_us, latency.p90_us, latency.p99_us, latency.per_second, latency.samples);
   fmt::print("disk.fdatasync_{}_p50_us={:.0f}\n", key, latency.p50_us);
   fmt::print("disk.fdatasync_{}_per_second={:.0f}\n", key, latency.per_second);
 }
@@ -132,9 +138,11 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = std::filesystem::path(argv[1]) / "disk-bench";
   const size_t count = argc > 2 ? std::stoul(argv[2]) : 2000;
   std::filesystem::create_directories(dir);
-  struct statfs info{};
+  struct statfs info {};
   if (::statfs(dir.c_str(), &info) == 0 && info.f_type == TMPFS_MAGIC) {
-    fmt::print(stderr, "disk_bench: {} is on tmpfs, which has no real fsync. Fix: give a directory on a disk.\n", dir.string());
+    fmt::print(stderr,
+               "disk_bench: {} is on tmpfs, which has no real fsync. Fix: give a directory on a disk.\n",
+               dir.string());
     return 2;
   }
   fmt::print("disk: {} (real disk)\n", dir.string());

@@ -4,17 +4,17 @@
 // roll-over. Usage: journal_bench DIR [seconds] [record_bytes] [max_in_flight]
 #include <sys/vfs.h>
 
+#include <linux/magic.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <linux/magic.h>
 #include <mutex>
 
 #include "storage/journal.h"
-#include "storage/record_codec.h"
 #include "storage/posix_file_system.h"
+#include "storage/record_codec.h"
 #include "util/log.h"
 
 namespace {
@@ -67,13 +67,14 @@ Figures run(const std::filesystem::path& dir, double seconds, size_t record_byte
       in_flight_sum += static_cast<double>(in_flight);
       ++samples;
     }
-    auto appended = (*journal)->append({storage::RecordToAppend{4, false, payload}}, [&](ballast::Status status) {
-      if (!status) failed = true;
-      completed.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lock(mu);
-      --in_flight;
-      room.notify_one();
-    });
+    auto appended =
+        (*journal)->append({storage::RecordToAppend{4, false, payload}}, [&](ballast::Status status) {
+          if (!status) failed = true;
+          completed.fetch_add(1, std::memory_order_relaxed);
+          std::lock_guard lock(mu);
+          --in_flight;
+          room.notify_one();
+        });
     if (!appended) {
       std::fprintf(stderr, "journal_bench: %s\n", appended.error().describe().c_str());
       std::exit(1);
@@ -110,9 +111,11 @@ int main(int argc, char** argv) {
   const size_t record_bytes = argc > 3 ? static_cast<size_t>(std::atol(argv[3])) : 1024;
   const uint64_t max_in_flight = argc > 4 ? static_cast<uint64_t>(std::atoll(argv[4])) : 8192;
   std::filesystem::create_directories(argv[1]);
-  struct statfs info{};
+  struct statfs info {};
   if (::statfs(argv[1], &info) == 0 && info.f_type == TMPFS_MAGIC) {
-    std::fprintf(stderr, "journal_bench: %s is on tmpfs, which has no real fsync. Fix: give a directory on a disk.\n", argv[1]);
+    std::fprintf(stderr,
+                 "journal_bench: %s is on tmpfs, which has no real fsync. Fix: give a directory on a disk.\n",
+                 argv[1]);
     return 2;
   }
   std::filesystem::remove_all(dir);
@@ -123,16 +126,19 @@ int main(int argc, char** argv) {
   std::printf("journal: %zu-byte records, sync mode always, %.1f s, %llu segments of 64 MiB\n", record_bytes,
               figures.seconds, static_cast<unsigned long long>(figures.segments));
   std::printf("  durable records/s      %12.0f\n", records_per_second);
-  std::printf("  MB/s                   %12.1f\n", records_per_second * static_cast<double>(record_bytes) / 1e6);
+  std::printf("  MB/s                   %12.1f\n",
+              records_per_second * static_cast<double>(record_bytes) / 1e6);
   std::printf("  fsyncs/s               %12.0f\n", static_cast<double>(figures.fsyncs) / figures.seconds);
-  std::printf("  records per fsync      %12.1f\n",
-              figures.fsyncs ? static_cast<double>(figures.records) / static_cast<double>(figures.fsyncs) : 0.0);
+  std::printf(
+      "  records per fsync      %12.1f\n",
+      figures.fsyncs ? static_cast<double>(figures.records) / static_cast<double>(figures.fsyncs) : 0.0);
   std::printf("  records in flight      %12.0f (mean; cap %llu)\n", figures.mean_in_flight,
               static_cast<unsigned long long>(max_in_flight));
   std::printf("journal.records_per_second=%.0f\n", records_per_second);
   std::printf("journal.fsyncs_per_second=%.0f\n", static_cast<double>(figures.fsyncs) / figures.seconds);
-  std::printf("journal.records_per_fsync=%.1f\n",
-              figures.fsyncs ? static_cast<double>(figures.records) / static_cast<double>(figures.fsyncs) : 0.0);
+  std::printf(
+      "journal.records_per_fsync=%.1f\n",
+      figures.fsyncs ? static_cast<double>(figures.records) / static_cast<double>(figures.fsyncs) : 0.0);
   std::printf("journal.target_records_per_second=150000 ratio=%.2f\n", records_per_second / 150000.0);
   return 0;
 }

@@ -32,11 +32,11 @@ template <typename T>
 using Callback = std::function<void(Result<T>)>;
 
 struct QueueStats {
-  uint64_t messages = 0;   // ready now
-  uint64_t in_flight = 0;  // leased to a consumer
-  uint64_t delayed = 0;    // not yet due
-  uint64_t bytes = 0;      // body bytes of all three
-  double publish_rate = 0; // per second, over the last minute
+  uint64_t messages = 0;    // ready now
+  uint64_t in_flight = 0;   // leased to a consumer
+  uint64_t delayed = 0;     // not yet due
+  uint64_t bytes = 0;       // body bytes of all three
+  double publish_rate = 0;  // per second, over the last minute
   double deliver_rate = 0;
   double ack_rate = 0;
 };
@@ -50,7 +50,7 @@ struct QueueInfo {
 
 struct BrokerStats {
   uint64_t queues = 0;
-  QueueStats totals;        // summed over every queue
+  QueueStats totals;  // summed over every queue
   uint64_t journal_bytes = 0;
   uint64_t journal_segments = 0;
 };
@@ -67,11 +67,11 @@ struct SettleOutcome {
 struct DegradedPart {
   std::string component;  // e.g. "storage"
   ErrorCode code;
-  std::string message;    // Error::describe() of the cause
+  std::string message;  // Error::describe() of the cause
 };
 
 struct HealthReport {
-  bool serving = true;                // false only when the broker can serve nothing
+  bool serving = true;  // false only when the broker can serve nothing
   std::vector<DegradedPart> degraded;
 };
 
@@ -123,8 +123,8 @@ class Broker {
   virtual void ack(std::string vhost, std::string name, std::vector<std::string> receipts,
                    Callback<SettleOutcome> done) = 0;
   // requeue=false dead-letters (reason "rejected").
-  virtual void nack(std::string vhost, std::string name, std::vector<std::string> receipts,
-                    bool requeue, Callback<SettleOutcome> done) = 0;
+  virtual void nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
+                    Callback<SettleOutcome> done) = 0;
   virtual void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                       uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) = 0;
   virtual void peek(std::string vhost, std::string name, uint32_t max_messages,

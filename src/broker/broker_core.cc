@@ -44,8 +44,7 @@ Result<std::unique_ptr<Broker>> Broker::open(const BrokerOptions& options) {
   return std::unique_ptr<Broker>(std::move(core));
 }
 
-BrokerCore::BrokerCore(const BrokerOptions& options,
-                       std::unique_ptr<storage::FileSystem> owned_file_system,
+BrokerCore::BrokerCore(const BrokerOptions& options, std::unique_ptr<storage::FileSystem> owned_file_system,
                        std::unique_ptr<Clock> clock)
     : options_(options),
       owned_file_system_(std::move(owned_file_system)),
@@ -55,7 +54,9 @@ BrokerCore::BrokerCore(const BrokerOptions& options,
   instance_tag_ = random_() & 0xFFFFFFFFu;
 }
 
-BrokerCore::~BrokerCore() { stop(); }
+BrokerCore::~BrokerCore() {
+  stop();
+}
 
 Status BrokerCore::open() {
   storage::JournalOptions journal_options;
@@ -113,9 +114,8 @@ void BrokerCore::on_loop(Callback<T>& done, std::function<void()> task) {
 
 void BrokerCore::create_queue(std::string vhost, std::string name, QueueSettings settings,
                               Callback<CreateQueueOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), settings = std::move(settings), done]() mutable {
-    do_create_queue(vhost, name, settings, std::move(done));
-  });
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), settings = std::move(settings),
+                 done]() mutable { do_create_queue(vhost, name, settings, std::move(done)); });
 }
 
 void BrokerCore::delete_queue(std::string vhost, std::string name, Callback<void> done) {
@@ -150,9 +150,8 @@ void BrokerCore::queue_info(std::string vhost, std::string name, Callback<QueueI
 
 void BrokerCore::publish(std::string vhost, std::string name, std::vector<PublishRequest> messages,
                          Callback<PublishOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), messages = std::move(messages), done]() mutable {
-    do_publish(vhost, name, messages, std::move(done));
-  });
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), messages = std::move(messages),
+                 done]() mutable { do_publish(vhost, name, messages, std::move(done)); });
 }
 
 void BrokerCore::receive(std::string vhost, std::string name, ReceiveRequest request,
@@ -164,16 +163,14 @@ void BrokerCore::receive(std::string vhost, std::string name, ReceiveRequest req
 
 void BrokerCore::ack(std::string vhost, std::string name, std::vector<std::string> receipts,
                      Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts), done]() mutable {
-    do_ack(vhost, name, receipts, std::move(done));
-  });
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
+                 done]() mutable { do_ack(vhost, name, receipts, std::move(done)); });
 }
 
-void BrokerCore::nack(std::string vhost, std::string name, std::vector<std::string> receipts,
-                      bool requeue, Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts), requeue, done]() mutable {
-    do_nack(vhost, name, receipts, requeue, std::move(done));
-  });
+void BrokerCore::nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
+                      Callback<SettleOutcome> done) {
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
+                 requeue, done]() mutable { do_nack(vhost, name, receipts, requeue, std::move(done)); });
 }
 
 void BrokerCore::extend(std::string vhost, std::string name, std::vector<std::string> receipts,
@@ -235,9 +232,9 @@ Queue* BrokerCore::find_queue(const std::string& vhost, const std::string& name)
 
 Result<Queue*> BrokerCore::require_queue(const std::string& vhost, const std::string& name) {
   if (Queue* queue = find_queue(vhost, name)) return queue;
-  return Error(ErrorCode::kQueueNotFound,
-               fmt::format("queue \"{}\" does not exist in vhost \"{}\"", name, vhost),
-               fmt::format("create it first (PUT /api/v1/queues/{} or 'ballast queue create {}')", name, name));
+  return Error(
+      ErrorCode::kQueueNotFound, fmt::format("queue \"{}\" does not exist in vhost \"{}\"", name, vhost),
+      fmt::format("create it first (PUT /api/v1/queues/{} or 'ballast queue create {}')", name, name));
 }
 
 Queue& BrokerCore::create_queue_now(const std::string& vhost, const std::string& name,
@@ -253,8 +250,7 @@ Queue& BrokerCore::create_queue_now(const std::string& vhost, const std::string&
     queue_ids_.erase({vhost, name});
     queues_.erase(queue_id);
   });
-  log::event(log::Level::kInfo, "broker.queue_created",
-             {log::kv("vhost", vhost), log::kv("queue", name)});
+  log::event(log::Level::kInfo, "broker.queue_created", {log::kv("vhost", vhost), log::kv("queue", name)});
   return created;
 }
 
@@ -280,15 +276,16 @@ QueueInfo BrokerCore::describe(Queue& queue) {
 
 void BrokerCore::do_create_queue(const std::string& vhost, const std::string& name,
                                  const QueueSettings& settings, Callback<CreateQueueOutcome> done) {
-  for (auto status : {validate_name("vhost", vhost), validate_name("queue", name), validate_settings(settings)}) {
+  for (auto status :
+       {validate_name("vhost", vhost), validate_name("queue", name), validate_settings(settings)}) {
     if (!status) return done(std::move(status).error());
   }
   if (Queue* existing = find_queue(vhost, name)) {
     const auto keys = differing_setting_keys(existing->settings(), settings);
     if (keys.empty()) return done(CreateQueueOutcome{false});
     return done(Error(ErrorCode::kQueueExistsDifferent,
-                      fmt::format("queue \"{}\" (vhost \"{}\") already exists with different {}",
-                                  name, vhost, fmt::join(keys, ", ")),
+                      fmt::format("queue \"{}\" (vhost \"{}\") already exists with different {}", name, vhost,
+                                  fmt::join(keys, ", ")),
                       "declare it with its current settings (GET the queue to see them), or "
                       "delete it first"));
   }
@@ -361,7 +358,9 @@ void BrokerCore::do_purge_queue(const std::string& vhost, const std::string& nam
   }
 }
 
-std::optional<Error> BrokerCore::storage_refusal() const { return journal_->sticky_error(); }
+std::optional<Error> BrokerCore::storage_refusal() const {
+  return journal_->sticky_error();
+}
 
 Status BrokerCore::submit(CommitPlan plan, std::function<void(Status)> finished) {
   auto shared = std::make_shared<CommitPlan>(std::move(plan));

@@ -81,12 +81,12 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // Queues (broker_core.cc).
   Queue* find_queue(const std::string& vhost, const std::string& name);
   Result<Queue*> require_queue(const std::string& vhost, const std::string& name);
-  Queue& create_queue_now(const std::string& vhost, const std::string& name,
-                          const QueueSettings& settings, CommitPlan& plan);
+  Queue& create_queue_now(const std::string& vhost, const std::string& name, const QueueSettings& settings,
+                          CommitPlan& plan);
   Queue& dead_letter_target(Queue& source, CommitPlan& plan);
   QueueInfo describe(Queue& queue);
-  void do_create_queue(const std::string& vhost, const std::string& name,
-                       const QueueSettings& settings, Callback<CreateQueueOutcome> done);
+  void do_create_queue(const std::string& vhost, const std::string& name, const QueueSettings& settings,
+                       Callback<CreateQueueOutcome> done);
   void do_delete_queue(const std::string& vhost, const std::string& name, Callback<void> done);
   void do_purge_queue(const std::string& vhost, const std::string& name, Callback<SettleOutcome> done);
 
@@ -98,8 +98,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::optional<Error> storage_refusal() const;
 
   // Publish (broker_publish.cc).
-  void do_publish(const std::string& vhost, const std::string& name,
-                  std::vector<PublishRequest>& requests, Callback<PublishOutcome> done);
+  void do_publish(const std::string& vhost, const std::string& name, std::vector<PublishRequest>& requests,
+                  Callback<PublishOutcome> done);
   Status plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan);
   std::string new_message_id();
 
@@ -110,13 +110,12 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
                   Callback<std::vector<DeliveredMessage>> done);
   Result<std::vector<uint64_t>> validate_receipts(Queue& queue, const std::vector<std::string>& receipts);
-  void do_ack(const std::string& vhost, const std::string& name,
-              const std::vector<std::string>& receipts, Callback<SettleOutcome> done);
-  void do_nack(const std::string& vhost, const std::string& name,
-               const std::vector<std::string>& receipts, bool requeue, Callback<SettleOutcome> done);
-  void do_extend(const std::string& vhost, const std::string& name,
-                 const std::vector<std::string>& receipts, uint32_t seconds,
-                 Callback<SettleOutcome> done);
+  void do_ack(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
+              Callback<SettleOutcome> done);
+  void do_nack(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
+               bool requeue, Callback<SettleOutcome> done);
+  void do_extend(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
+                 uint32_t seconds, Callback<SettleOutcome> done);
   void do_peek(const std::string& vhost, const std::string& name, uint32_t max,
                Callback<std::vector<DeliveredMessage>> done);
   void plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, std::string_view reason);

@@ -14,8 +14,8 @@ constexpr size_t kMaxReceive = 1000;
 
 Error receipt_error(const std::string& receipt, const Queue& queue, std::string_view why) {
   return Error(ErrorCode::kReceiptInvalid,
-               fmt::format("receipt \"{}\" for queue \"{}\" (vhost \"{}\") {}", receipt,
-                           queue.name(), queue.vhost(), why),
+               fmt::format("receipt \"{}\" for queue \"{}\" (vhost \"{}\") {}", receipt, queue.name(),
+                           queue.vhost(), why),
                "receive the message again and use its new receipt; extend a lease with /extend "
                "before its visibility timeout runs out");
 }
@@ -72,8 +72,8 @@ Result<MessageAppendedRecord> BrokerCore::read_message(const MessageEntry& entry
 
 std::optional<DeliveredMessage> BrokerCore::load_message(const MessageEntry& entry) {
   auto record = read_message(entry);
-  Result<MessageProperties> properties = record ? decode_properties(record->properties)
-                                                : Result<MessageProperties>(record.error());
+  Result<MessageProperties> properties =
+      record ? decode_properties(record->properties) : Result<MessageProperties>(record.error());
   if (!record || !properties) {
     const Error& error = record ? properties.error() : record.error();
     log::event(log::Level::kError, "broker.message_unreadable",
@@ -96,8 +96,8 @@ std::optional<DeliveredMessage> BrokerCore::load_message(const MessageEntry& ent
 std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const ReceiveRequest& request) {
   const int64_t now_wall = clock_->wall_ms();
   const int64_t now_monotonic = clock_->monotonic_ms();
-  const uint32_t visibility = request.visibility_timeout_seconds.value_or(
-      queue.settings().default_visibility_timeout_seconds);
+  const uint32_t visibility =
+      request.visibility_timeout_seconds.value_or(queue.settings().default_visibility_timeout_seconds);
   std::vector<DeliveredMessage> delivered;
   CommitPlan dead_letters;
   while (delivered.size() < request.max_messages) {
@@ -130,8 +130,8 @@ std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const Receive
   return delivered;
 }
 
-void BrokerCore::do_receive(const std::string& vhost, const std::string& name,
-                            const ReceiveRequest& request, Callback<std::vector<DeliveredMessage>> done) {
+void BrokerCore::do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
+                            Callback<std::vector<DeliveredMessage>> done) {
   auto found = require_queue(vhost, name);
   if (!found) return done(std::move(found).error());
   if (request.max_messages == 0 || request.max_messages > kMaxReceive) {
@@ -269,9 +269,10 @@ void BrokerCore::do_extend(const std::string& vhost, const std::string& name,
   if (!found) return done(std::move(found).error());
   Queue& queue = **found;
   if (seconds > kMaxVisibilitySeconds) {
-    return done(Error(ErrorCode::kInvalidArgument,
-                      fmt::format("visibility_timeout_seconds = {} is over {}", seconds, kMaxVisibilitySeconds),
-                      "extend by at most 12 hours at a time"));
+    return done(
+        Error(ErrorCode::kInvalidArgument,
+              fmt::format("visibility_timeout_seconds = {} is over {}", seconds, kMaxVisibilitySeconds),
+              "extend by at most 12 hours at a time"));
   }
   auto keys = validate_receipts(queue, receipts);
   if (!keys) return done(std::move(keys).error());
@@ -303,22 +304,23 @@ void BrokerCore::plan_return(CommitPlan& plan, Queue& queue, uint64_t key) {
 void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, std::string_view reason) {
   const MessageEntry* entry = queue.find(key);
   BALLAST_CHECK(entry != nullptr, "dead-letter of unknown key {}", key);
-  const SettleReason settle_reason = reason == "expired" ? SettleReason::kExpired : SettleReason::kDeadLettered;
+  const SettleReason settle_reason =
+      reason == "expired" ? SettleReason::kExpired : SettleReason::kDeadLettered;
   if (queue.settings().dead_letter_drop) {
     log::event(log::Level::kInfo, "broker.message_dropped",
                {log::kv("queue", queue.name()), log::kv("reason", reason),
-               log::kv("why", "dead_letter_drop = true")});
+                log::kv("why", "dead_letter_drop = true")});
     plan_settle(plan, queue, key, SettleReason::kDropped);
     return;
   }
   auto record = read_message(*entry);
-  Result<MessageProperties> properties = record ? decode_properties(record->properties)
-                                                : Result<MessageProperties>(record.error());
+  Result<MessageProperties> properties =
+      record ? decode_properties(record->properties) : Result<MessageProperties>(record.error());
   if (!record || !properties) {
     const Error& error = record ? properties.error() : record.error();
     log::event(log::Level::kError, "broker.message_unreadable",
-               {log::kv("code", error.code_name()), log::kv("queue", queue.name()),
-                log::kv("key", key), log::kv("message", error.message())});
+               {log::kv("code", error.code_name()), log::kv("queue", queue.name()), log::kv("key", key),
+                log::kv("message", error.message())});
     plan_settle(plan, queue, key, SettleReason::kDropped);
     return;
   }

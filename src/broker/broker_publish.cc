@@ -16,7 +16,8 @@ Error limit_error(const Queue& queue, std::string_view what, uint64_t current, u
                            "limit {} set by {} (overflow = reject-publish)",
                            queue.name(), queue.vhost(), current, what, adding, limit, key),
                fmt::format("add consumers or raise {}; publishing resumes as soon as the queue "
-                           "is below the limit", key));
+                           "is below the limit",
+                           key));
 }
 
 }  // namespace
@@ -28,10 +29,10 @@ std::string BrokerCore::new_message_id() {
 Status BrokerCore::plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan) {
   const QueueSettings& settings = queue.settings();
   const auto over = [&](uint64_t dropped_count, uint64_t dropped_bytes) {
-    const bool too_many = settings.max_length &&
-                          queue.backlog_count() - dropped_count + count > *settings.max_length;
-    const bool too_big = settings.max_bytes &&
-                         queue.backlog_bytes() - dropped_bytes + bytes > *settings.max_bytes;
+    const bool too_many =
+        settings.max_length && queue.backlog_count() - dropped_count + count > *settings.max_length;
+    const bool too_big =
+        settings.max_bytes && queue.backlog_bytes() - dropped_bytes + bytes > *settings.max_bytes;
     return too_many || too_big;
   };
   if (!over(0, 0)) return ok_status();
@@ -88,18 +89,21 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
                         "raise limits.max_message_bytes"));
     }
     if (request.priority > kMaxPriority) {
-      return done(Error(ErrorCode::kInvalidArgument,
-                        fmt::format("message {} has priority {}, outside 0..{}", i, request.priority, kMaxPriority),
-                        "use a priority from 0 (lowest) to 9 (highest)"));
+      return done(
+          Error(ErrorCode::kInvalidArgument,
+                fmt::format("message {} has priority {}, outside 0..{}", i, request.priority, kMaxPriority),
+                "use a priority from 0 (lowest) to 9 (highest)"));
     }
     if (request.id.size() > kMaxMessageIdBytes) {
-      return done(Error(ErrorCode::kInvalidArgument,
-                        fmt::format("message {} has a {}-byte id, over {} bytes", i, request.id.size(), kMaxMessageIdBytes),
-                        "use a shorter id (a UUID fits)"));
+      return done(Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("message {} has a {}-byte id, over {} bytes", i, request.id.size(), kMaxMessageIdBytes),
+          "use a shorter id (a UUID fits)"));
     }
     if (request.id.empty()) request.id = new_message_id();
     const bool dedup = queue.settings().dedup_window_seconds > 0;
-    const bool duplicate = dedup && (ids_in_batch.contains(request.id) || queue.is_duplicate(request.id, now));
+    const bool duplicate =
+        dedup && (ids_in_batch.contains(request.id) || queue.is_duplicate(request.id, now));
     outcome.messages.push_back(PublishedMessage{request.id, duplicate});
     if (duplicate) continue;
     ids_in_batch.insert(request.id);

@@ -29,9 +29,9 @@ void encode_entry(ByteWriter& writer, const MessageEntry& entry) {
 
 bool decode_entry(ByteReader& reader, MessageEntry& entry) {
   return reader.u64(entry.key) && reader.u64(entry.segment_id) && reader.u32(entry.offset) &&
-         reader.u32(entry.record_bytes) && reader.u32(entry.body_bytes) &&
-         reader.u32(entry.delivery_count) && reader.u8(entry.priority) && reader.u8(entry.flags) &&
-         reader.i64(entry.expires_at_ms) && reader.i64(entry.deliver_at_ms);
+         reader.u32(entry.record_bytes) && reader.u32(entry.body_bytes) && reader.u32(entry.delivery_count) &&
+         reader.u8(entry.priority) && reader.u8(entry.flags) && reader.i64(entry.expires_at_ms) &&
+         reader.i64(entry.deliver_at_ms);
 }
 
 }  // namespace
@@ -69,7 +69,8 @@ void BrokerCore::load_snapshot(std::span<const std::byte> snapshot) {
     std::string definition;
     uint64_t message_count = 0;
     ok = reader.str(definition) && reader.u64(message_count);
-    auto created = ok ? decode_queue_created(definition) : Result<QueueCreatedRecord>(Error(ErrorCode::kStorageCorrupt, "", ""));
+    auto created = ok ? decode_queue_created(definition)
+                      : Result<QueueCreatedRecord>(Error(ErrorCode::kStorageCorrupt, "", ""));
     ok = ok && created.ok();
     if (!ok) break;
     auto queue = std::make_unique<Queue>(created->queue_id, created->vhost, created->name, created->settings);
@@ -108,21 +109,31 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
   switch (static_cast<RecordType>(record.type)) {
     case RecordType::kQueueCreated: {
       auto created = decode_queue_created(payload);
-      if (!created) { status = std::move(created).error(); break; }
-      queues_[created->queue_id] = std::make_unique<Queue>(created->queue_id, created->vhost, created->name, created->settings);
+      if (!created) {
+        status = std::move(created).error();
+        break;
+      }
+      queues_[created->queue_id] =
+          std::make_unique<Queue>(created->queue_id, created->vhost, created->name, created->settings);
       queue_ids_[{created->vhost, created->name}] = created->queue_id;
       next_queue_id_ = std::max(next_queue_id_, created->queue_id + 1);
       break;
     }
     case RecordType::kQueueChanged: {
       auto changed = decode_queue_changed(payload);
-      if (!changed) { status = std::move(changed).error(); break; }
+      if (!changed) {
+        status = std::move(changed).error();
+        break;
+      }
       if (Queue* queue = queue_by_id(changed->queue_id)) queue->set_settings(changed->settings);
       break;
     }
     case RecordType::kQueueDeleted: {
       auto deleted = decode_queue_deleted(payload);
-      if (!deleted) { status = std::move(deleted).error(); break; }
+      if (!deleted) {
+        status = std::move(deleted).error();
+        break;
+      }
       if (Queue* queue = queue_by_id(deleted->queue_id)) {
         for (const auto& [key, entry] : queue->entries()) track_location(entry.segment_id, -1);
         queue_ids_.erase({queue->vhost(), queue->name()});
@@ -132,7 +143,10 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
     }
     case RecordType::kMessageAppended: {
       auto appended = decode_message_appended(payload);
-      if (!appended) { status = std::move(appended).error(); break; }
+      if (!appended) {
+        status = std::move(appended).error();
+        break;
+      }
       Queue* queue = queue_by_id(appended->queue_id);
       if (queue == nullptr) break;
       MessageEntry entry;
@@ -153,7 +167,10 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
     }
     case RecordType::kMessageSettled: {
       auto settled = decode_message_settled(payload);
-      if (!settled) { status = std::move(settled).error(); break; }
+      if (!settled) {
+        status = std::move(settled).error();
+        break;
+      }
       Queue* queue = queue_by_id(settled->queue_id);
       const MessageEntry* entry = queue != nullptr ? queue->find(settled->message_key) : nullptr;
       if (entry == nullptr) break;
@@ -163,7 +180,10 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
     }
     case RecordType::kMessageReturned: {
       auto returned = decode_message_returned(payload);
-      if (!returned) { status = std::move(returned).error(); break; }
+      if (!returned) {
+        status = std::move(returned).error();
+        break;
+      }
       Queue* queue = queue_by_id(returned->queue_id);
       MessageEntry* entry = queue != nullptr ? queue->find(returned->message_key) : nullptr;
       if (entry != nullptr) entry->delivery_count = returned->delivery_count;
@@ -171,7 +191,10 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
     }
     case RecordType::kMessageMoved: {
       auto moved = decode_message_moved(payload);
-      if (!moved) { status = std::move(moved).error(); break; }
+      if (!moved) {
+        status = std::move(moved).error();
+        break;
+      }
       Queue* queue = queue_by_id(moved->message.queue_id);
       MessageEntry* entry = queue != nullptr ? queue->find(moved->old_key) : nullptr;
       if (entry == nullptr) break;
@@ -187,15 +210,16 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
       if ((record.flags & storage::kRecordIgnorable) == 0) {
         status = Error(ErrorCode::kStorageCorrupt,
                        fmt::format("journal record {} has type {}, unknown to this version and not "
-                                   "marked ignorable", record.seq, record.type),
+                                   "marked ignorable",
+                                   record.seq, record.type),
                        "run the ballastd version that wrote it");
       }
       break;
   }
   if (!status) {
     record_problem(status.error().code(),
-                   fmt::format("record {} (segment {} offset {}): {}", record.seq,
-                               record.location.segment_id, record.location.offset, status.error().message()),
+                   fmt::format("record {} (segment {} offset {}): {}", record.seq, record.location.segment_id,
+                               record.location.offset, status.error().message()),
                    status.error().fix());
   }
 }

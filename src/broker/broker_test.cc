@@ -22,7 +22,8 @@ class BrokerTest : public ::testing::Test {
     options.data_dir = (dir_.path() / "data").string();
     options.segment_bytes = 1 << 20;
     options.checkpoint_interval_ms = 3'600'000;
-    broker_ = std::make_unique<BrokerCore>(options, std::make_unique<storage::PosixFileSystem>(), std::move(clock));
+    broker_ =
+        std::make_unique<BrokerCore>(options, std::make_unique<storage::PosixFileSystem>(), std::move(clock));
     auto status = broker_->open();
     ASSERT_TRUE(status.ok()) << status.error().describe();
     broker_->run();
@@ -34,7 +35,8 @@ class BrokerTest : public ::testing::Test {
   }
 
   void create(const std::string& name, QueueSettings settings = {}) {
-    auto created = await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", name, settings, done); });
+    auto created =
+        await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", name, settings, done); });
     ASSERT_TRUE(created.ok()) << created.error().describe();
   }
 
@@ -42,7 +44,8 @@ class BrokerTest : public ::testing::Test {
     return await_call<PublishOutcome>([&](auto done) { broker_->publish("/", name, messages, done); });
   }
 
-  Result<PublishOutcome> publish_body(const std::string& name, const std::string& body, uint8_t priority = 0) {
+  Result<PublishOutcome> publish_body(const std::string& name, const std::string& body,
+                                      uint8_t priority = 0) {
     PublishRequest request;
     request.body = body;
     request.priority = priority;
@@ -135,7 +138,8 @@ TEST_F(BrokerTest, ExtendedLeaseIsNotRedelivered) {
   ASSERT_TRUE(publish_body("jobs", "long work").ok());
   auto first = receive("jobs", 1, 5);
   ASSERT_EQ(first.size(), 1u);
-  auto extended = await_call<SettleOutcome>([&](auto done) { broker_->extend("/", "jobs", {first[0].receipt}, 60, done); });
+  auto extended = await_call<SettleOutcome>(
+      [&](auto done) { broker_->extend("/", "jobs", {first[0].receipt}, 60, done); });
   ASSERT_TRUE(extended.ok());
   clock_->advance_ms(10'000);
   std::this_thread::sleep_for(std::chrono::milliseconds(150));  // let two ticks pass
@@ -169,8 +173,12 @@ TEST_F(BrokerTest, ExpiredMessageIsDeadLetteredWithItsReason) {
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].body, "stale order");
   const auto& headers = dead[0].properties.headers;
-  EXPECT_NE(std::find(headers.begin(), headers.end(), std::pair<std::string, std::string>{"x-death-reason", "expired"}), headers.end());
-  EXPECT_NE(std::find(headers.begin(), headers.end(), std::pair<std::string, std::string>{"x-death-queue", "orders"}), headers.end());
+  EXPECT_NE(std::find(headers.begin(), headers.end(),
+                      std::pair<std::string, std::string>{"x-death-reason", "expired"}),
+            headers.end());
+  EXPECT_NE(std::find(headers.begin(), headers.end(),
+                      std::pair<std::string, std::string>{"x-death-queue", "orders"}),
+            headers.end());
 }
 
 TEST_F(BrokerTest, DeliveryLimitDeadLettersToTheConfiguredQueue) {
@@ -190,7 +198,9 @@ TEST_F(BrokerTest, DeliveryLimitDeadLettersToTheConfiguredQueue) {
   auto dead = receive("poison");
   ASSERT_EQ(dead.size(), 1u);
   const auto& headers = dead[0].properties.headers;
-  EXPECT_NE(std::find(headers.begin(), headers.end(), std::pair<std::string, std::string>{"x-death-reason", "delivery_limit"}), headers.end());
+  EXPECT_NE(std::find(headers.begin(), headers.end(),
+                      std::pair<std::string, std::string>{"x-death-reason", "delivery_limit"}),
+            headers.end());
 }
 
 TEST_F(BrokerTest, NackWithoutRequeueDeadLettersAsRejected) {
@@ -201,7 +211,9 @@ TEST_F(BrokerTest, NackWithoutRequeueDeadLettersAsRejected) {
   auto dead = receive(std::string(kDeadLetterQueueName));
   ASSERT_EQ(dead.size(), 1u);
   const auto& headers = dead[0].properties.headers;
-  EXPECT_NE(std::find(headers.begin(), headers.end(), std::pair<std::string, std::string>{"x-death-reason", "rejected"}), headers.end());
+  EXPECT_NE(std::find(headers.begin(), headers.end(),
+                      std::pair<std::string, std::string>{"x-death-reason", "rejected"}),
+            headers.end());
 }
 
 TEST_F(BrokerTest, RejectPublishNamesQueueLimitAndKey) {
@@ -249,12 +261,14 @@ TEST_F(BrokerTest, DuplicateIdWithinTheWindowIsNotStoredTwice) {
 
 TEST_F(BrokerTest, SameSettingsAgainIsFineDifferentSettingsNameTheKeys) {
   create("jobs");
-  auto again = await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", "jobs", {}, done); });
+  auto again =
+      await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", "jobs", {}, done); });
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->created);
   QueueSettings different;
   different.max_length = 5;
-  auto conflict = await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", "jobs", different, done); });
+  auto conflict =
+      await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", "jobs", different, done); });
   ASSERT_FALSE(conflict.ok());
   EXPECT_EQ(conflict.error().code(), ErrorCode::kQueueExistsDifferent);
   EXPECT_NE(conflict.error().message().find("max_length"), std::string::npos);
@@ -272,8 +286,10 @@ TEST_F(BrokerTest, BatchPublishIsAllOrNothing) {
 }
 
 TEST_F(BrokerTest, InvalidQueueNamesAreRefused) {
-  for (const std::string& name : {std::string(), std::string(256, 'a'), std::string("bad\x01name"), std::string("\xC3")}) {
-    auto result = await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", name, {}, done); });
+  for (const std::string& name :
+       {std::string(), std::string(256, 'a'), std::string("bad\x01name"), std::string("\xC3")}) {
+    auto result =
+        await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", name, {}, done); });
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
   }

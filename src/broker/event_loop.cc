@@ -4,7 +4,9 @@
 
 namespace ballast::broker {
 
-EventLoop::~EventLoop() { stop(); }
+EventLoop::~EventLoop() {
+  stop();
+}
 
 void EventLoop::start(std::chrono::milliseconds tick_interval, Task tick) {
   BALLAST_CHECK(!thread_.joinable(), "event loop started twice");

@@ -61,20 +61,35 @@ std::optional<uint32_t> narrow(const std::optional<uint64_t>& value) {
 void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<uint64_t>& number,
                    const std::string& text) {
   switch (tag) {
-    case kTagMaxLength: settings.max_length = number; break;
-    case kTagMaxBytes: settings.max_bytes = number; break;
+    case kTagMaxLength:
+      settings.max_length = number;
+      break;
+    case kTagMaxBytes:
+      settings.max_bytes = number;
+      break;
     case kTagOverflow:
       settings.overflow = number.value_or(0) == 1 ? Overflow::kDropHead : Overflow::kRejectPublish;
       break;
-    case kTagMessageTtl: settings.message_ttl_seconds = narrow(number); break;
-    case kTagDeliveryLimit: settings.delivery_limit = narrow(number); break;
-    case kTagDeadLetterQueue: settings.dead_letter_queue = text; break;
-    case kTagDeadLetterDrop: settings.dead_letter_drop = number.value_or(0) != 0; break;
-    case kTagDedupWindow: settings.dedup_window_seconds = static_cast<uint32_t>(number.value_or(0)); break;
+    case kTagMessageTtl:
+      settings.message_ttl_seconds = narrow(number);
+      break;
+    case kTagDeliveryLimit:
+      settings.delivery_limit = narrow(number);
+      break;
+    case kTagDeadLetterQueue:
+      settings.dead_letter_queue = text;
+      break;
+    case kTagDeadLetterDrop:
+      settings.dead_letter_drop = number.value_or(0) != 0;
+      break;
+    case kTagDedupWindow:
+      settings.dedup_window_seconds = static_cast<uint32_t>(number.value_or(0));
+      break;
     case kTagVisibilityTimeout:
       settings.default_visibility_timeout_seconds = static_cast<uint32_t>(number.value_or(30));
       break;
-    default: break;  // a newer binary's setting: skipped, as the format promises
+    default:
+      break;  // a newer binary's setting: skipped, as the format promises
   }
 }
 
@@ -121,10 +136,9 @@ void encode_message(ByteWriter& writer, const MessageAppendedRecord& record) {
 
 bool decode_message(ByteReader& reader, MessageAppendedRecord& record) {
   return reader.u64(record.queue_id) && reader.str(record.message_id) && reader.u8(record.priority) &&
-         reader.u8(record.flags) && reader.u32(record.delivery_count) &&
-         reader.i64(record.published_at_ms) && reader.i64(record.expires_at_ms) &&
-         reader.i64(record.deliver_at_ms) && reader.u8(record.properties_kind) &&
-         reader.str(record.properties) && reader.str(record.body);
+         reader.u8(record.flags) && reader.u32(record.delivery_count) && reader.i64(record.published_at_ms) &&
+         reader.i64(record.expires_at_ms) && reader.i64(record.deliver_at_ms) &&
+         reader.u8(record.properties_kind) && reader.str(record.properties) && reader.str(record.body);
 }
 
 }  // namespace
@@ -234,8 +248,7 @@ Result<MessageSettledRecord> decode_message_settled(std::string_view payload) {
 Result<MessageReturnedRecord> decode_message_returned(std::string_view payload) {
   ByteReader reader(payload);
   MessageReturnedRecord record;
-  if (!reader.u64(record.queue_id) || !reader.u64(record.message_key) ||
-      !reader.u32(record.delivery_count)) {
+  if (!reader.u64(record.queue_id) || !reader.u64(record.message_key) || !reader.u32(record.delivery_count)) {
     return malformed("message-returned");
   }
   return record;

@@ -55,7 +55,7 @@ struct MessageAppendedRecord {
   int64_t expires_at_ms = 0;  // 0 = never
   int64_t deliver_at_ms = 0;  // 0 = at once
   uint8_t properties_kind = kNativeProperties;
-  std::string properties;     // encoded per kind
+  std::string properties;  // encoded per kind
   std::string body;
 };
 

@@ -26,10 +26,10 @@ struct MessageProperties {
 
 // One message to publish.
 struct PublishRequest {
-  std::string id;                      // empty = the broker assigns one
-  std::string body;                    // raw bytes (already base64-decoded)
+  std::string id;    // empty = the broker assigns one
+  std::string body;  // raw bytes (already base64-decoded)
   MessageProperties properties;
-  uint8_t priority = 0;                // 0..9, higher first
+  uint8_t priority = 0;  // 0..9, higher first
   std::optional<uint32_t> delay_seconds;
   std::optional<uint32_t> ttl_seconds;  // overrides the queue's message_ttl_seconds when shorter
 };
@@ -55,11 +55,11 @@ struct DeliveredMessage {
   std::string body;
   MessageProperties properties;
   uint8_t priority = 0;
-  int64_t published_at_ms = 0;          // wall clock, ms since the epoch
+  int64_t published_at_ms = 0;  // wall clock, ms since the epoch
   std::optional<int64_t> expires_at_ms;
-  uint32_t delivery_count = 0;          // deliveries including this one (peek: so far)
+  uint32_t delivery_count = 0;  // deliveries including this one (peek: so far)
   bool redelivered = false;
-  std::string receipt;                  // empty for peek
+  std::string receipt;  // empty for peek
 };
 
 struct ReceiveRequest {

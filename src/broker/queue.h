@@ -21,7 +21,7 @@
 namespace ballast::broker {
 
 enum class EntryState : uint8_t {
-  kPending,   // appended, commit not yet durable: invisible
+  kPending,  // appended, commit not yet durable: invisible
   kReady,
   kDelayed,   // deliver_at_ms in the future
   kLeased,    // delivered, awaiting ack/nack or lease expiry

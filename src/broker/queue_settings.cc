@@ -9,8 +9,7 @@ std::string_view overflow_name(Overflow overflow) {
 Result<Overflow> parse_overflow(std::string_view text) {
   if (text == "reject-publish") return Overflow::kRejectPublish;
   if (text == "drop-head") return Overflow::kDropHead;
-  return Error(ErrorCode::kInvalidArgument,
-               fmt::format("overflow \"{}\" is not a known policy", text),
+  return Error(ErrorCode::kInvalidArgument, fmt::format("overflow \"{}\" is not a known policy", text),
                "use \"reject-publish\" or \"drop-head\"");
 }
 
@@ -36,8 +35,7 @@ constexpr uint32_t kMaxVisibilitySeconds = 12 * 3600;
 constexpr uint32_t kMaxDedupWindowSeconds = 7 * 24 * 3600;
 
 Error out_of_range(std::string_view key, uint64_t value, uint64_t low, uint64_t high) {
-  return Error(ErrorCode::kInvalidArgument,
-               fmt::format("{} = {} is outside {}..{}", key, value, low, high),
+  return Error(ErrorCode::kInvalidArgument, fmt::format("{} = {} is outside {}..{}", key, value, low, high),
                fmt::format("set {} between {} and {}", key, low, high));
 }
 
@@ -53,8 +51,8 @@ Status validate_settings(const QueueSettings& settings) {
     return out_of_range("message_ttl_seconds", 0, 1, UINT32_MAX);
   }
   if (settings.default_visibility_timeout_seconds > kMaxVisibilitySeconds) {
-    return out_of_range("default_visibility_timeout_seconds",
-                        settings.default_visibility_timeout_seconds, 0, kMaxVisibilitySeconds);
+    return out_of_range("default_visibility_timeout_seconds", settings.default_visibility_timeout_seconds, 0,
+                        kMaxVisibilitySeconds);
   }
   if (settings.dedup_window_seconds > kMaxDedupWindowSeconds) {
     return out_of_range("dedup_window_seconds", settings.dedup_window_seconds, 0, kMaxDedupWindowSeconds);
@@ -62,7 +60,8 @@ Status validate_settings(const QueueSettings& settings) {
   if (settings.dead_letter_drop && !settings.dead_letter_queue.empty()) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("dead_letter_drop = true and dead_letter_queue = \"{}\" contradict "
-                             "each other", settings.dead_letter_queue),
+                             "each other",
+                             settings.dead_letter_queue),
                  "set only one of them");
   }
   return ok_status();

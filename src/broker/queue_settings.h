@@ -20,8 +20,8 @@ std::string_view overflow_name(Overflow overflow);
 Result<Overflow> parse_overflow(std::string_view text);
 
 struct QueueSettings {
-  std::optional<uint64_t> max_length;           // ready + delayed messages; none = unlimited
-  std::optional<uint64_t> max_bytes;            // body bytes of ready + delayed messages
+  std::optional<uint64_t> max_length;  // ready + delayed messages; none = unlimited
+  std::optional<uint64_t> max_bytes;   // body bytes of ready + delayed messages
   Overflow overflow = Overflow::kRejectPublish;
   std::optional<uint32_t> message_ttl_seconds;  // per-queue TTL; none = no expiry
   std::optional<uint32_t> delivery_limit;       // deliveries before dead-lettering; none = no limit
@@ -30,7 +30,7 @@ struct QueueSettings {
   std::string dead_letter_queue;
   // Operator's explicit choice to discard dead letters instead (off by default: R3).
   bool dead_letter_drop = false;
-  uint32_t dedup_window_seconds = 0;            // 0 = idempotent publish off
+  uint32_t dedup_window_seconds = 0;  // 0 = idempotent publish off
   uint32_t default_visibility_timeout_seconds = 30;
 
   bool operator==(const QueueSettings&) const = default;

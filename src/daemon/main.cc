@@ -22,19 +22,25 @@ constexpr const char* kVersion = "0.1.0";
 
 int exit_status_for(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kDataDirLocked: return 75;
-    case ErrorCode::kStoragePermissionDenied: return 77;
+    case ErrorCode::kDataDirLocked:
+      return 75;
+    case ErrorCode::kStoragePermissionDenied:
+      return 77;
     case ErrorCode::kStorageFull:
     case ErrorCode::kStorageIoError:
-    case ErrorCode::kStorageCorrupt: return 74;
-    case ErrorCode::kConfigInvalid: return 78;
-    default: return 1;
+    case ErrorCode::kStorageCorrupt:
+      return 74;
+    case ErrorCode::kConfigInvalid:
+      return 78;
+    default:
+      return 1;
   }
 }
 
 void log_failure(std::string_view event, const Error& error) {
-  log::event(log::Level::kError, event,
-             {log::kv("code", error.code_name()), log::kv("message", error.message()), log::kv("fix", error.fix())});
+  log::event(
+      log::Level::kError, event,
+      {log::kv("code", error.code_name()), log::kv("message", error.message()), log::kv("fix", error.fix())});
 }
 
 std::optional<std::string> read_environment(const std::string& name) {
@@ -59,20 +65,23 @@ void reload(const std::string& config_file, const ops::FlagValues& flags, ops::C
     current.log_level = reloaded->log_level;
     apply_log_level(current);
   }
-  log::event(log::Level::kInfo, "config.reloaded",
-             {log::kv("applied", applied.empty() ? "none" : fmt::format("{}", fmt::join(applied, ","))),
-              log::kv("need_restart", ignored.empty() ? "none" : fmt::format("{}", fmt::join(ignored, ",")))});
+  log::event(
+      log::Level::kInfo, "config.reloaded",
+      {log::kv("applied", applied.empty() ? "none" : fmt::format("{}", fmt::join(applied, ","))),
+       log::kv("need_restart", ignored.empty() ? "none" : fmt::format("{}", fmt::join(ignored, ",")))});
 }
 
 int serve(const std::string& config_file, const ops::FlagValues& flags) {
   auto config = ops::load_config(config_file, flags, read_environment);
   if (!config) {
-    std::fprintf(stderr, "ballastd: %s\nFix: %s\n", config.error().message().c_str(), config.error().fix().c_str());
+    std::fprintf(stderr, "ballastd: %s\nFix: %s\n", config.error().message().c_str(),
+                 config.error().fix().c_str());
     return exit_status_for(config.error().code());
   }
   apply_log_level(*config);
   log::event(log::Level::kInfo, "config.loaded",
-             {log::kv("source", config->config_file.empty() ? "defaults, environment and flags" : config->config_file)});
+             {log::kv("source", config->config_file.empty() ? "defaults, environment and flags"
+                                                            : config->config_file)});
   auto broker = broker::Broker::open(ops::to_broker_options(*config));
   if (!broker) {
     log_failure("server.start_failed", broker.error());
@@ -119,9 +128,10 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{"ballastd: the Ballast message-queuing server"};
-  app.footer("Exit statuses: 0 stopped cleanly, 1 cannot listen or other failure, 2 usage, 74 storage I/O "
-             "error or full, 75 data directory locked by another ballastd, 77 storage permission denied, "
-             "78 configuration invalid. Every key: docs/configuration.md.");
+  app.footer(
+      "Exit statuses: 0 stopped cleanly, 1 cannot listen or other failure, 2 usage, 74 storage I/O "
+      "error or full, 75 data directory locked by another ballastd, 77 storage permission denied, "
+      "78 configuration invalid. Every key: docs/configuration.md.");
   std::string config_file;
   ops::FlagValues flags;
   std::string data_dir, http_listen, segment_size, sync_mode, log_level;
@@ -132,16 +142,18 @@ int main(int argc, char** argv) {
   app.add_option("--segment-size", segment_size, "storage.segment_size in bytes");
   app.add_option("--sync-mode", sync_mode, "storage.sync_mode: always | interval");
   app.add_option("--log-level", log_level, "server.log_level: trace | debug | info | warn | error");
-  app.add_flag("--insecure-remote", insecure_remote, "allow a non-loopback listen address (server.insecure_remote)");
+  app.add_flag("--insecure-remote", insecure_remote,
+               "allow a non-loopback listen address (server.insecure_remote)");
   app.set_version_flag("--version", std::string("ballastd ") + kVersion);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {  // CLI11 reports usage errors and --help by throwing
     return app.exit(error) == 0 ? 0 : 2;
   }
-  for (const auto& [key, value] : {std::pair{"storage.data_dir", data_dir}, std::pair{"server.http_listen", http_listen},
-                                   std::pair{"storage.segment_size", segment_size}, std::pair{"storage.sync_mode", sync_mode},
-                                   std::pair{"server.log_level", log_level}}) {
+  for (const auto& [key, value] :
+       {std::pair{"storage.data_dir", data_dir}, std::pair{"server.http_listen", http_listen},
+        std::pair{"storage.segment_size", segment_size}, std::pair{"storage.sync_mode", sync_mode},
+        std::pair{"server.log_level", log_level}}) {
     if (!value.empty()) flags[key] = value;
   }
   if (insecure_remote) flags["server.insecure_remote"] = "true";

@@ -86,12 +86,15 @@ std::optional<std::string> apply_text(Config& config, const KeySpec& spec, const
       [&](auto member) -> std::optional<std::string> {
         using Value = std::remove_reference_t<decltype(config.*member)>;
         if constexpr (std::is_same_v<Value, std::string>) {
-          if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
-            return fmt::format("{}: {} = \"{}\" is not one of {}", source, spec.name, text, fmt::join(spec.choices, ", "));
+          if (!spec.choices.empty() &&
+              std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
+            return fmt::format("{}: {} = \"{}\" is not one of {}", source, spec.name, text,
+                               fmt::join(spec.choices, ", "));
           }
           config.*member = text;
         } else if constexpr (std::is_same_v<Value, bool>) {
-          if (text != "true" && text != "false") return fmt::format("{}: {} = {} must be true or false", source, spec.name, text);
+          if (text != "true" && text != "false")
+            return fmt::format("{}: {} = {} must be true or false", source, spec.name, text);
           config.*member = text == "true";
         } else {
           uint64_t value = 0;
@@ -121,8 +124,8 @@ void apply_file(Config& config, const std::string& path, std::vector<std::string
   try {
     parsed = toml::parse_file(path);
   } catch (const toml::parse_error& error) {  // toml++ reports syntax errors by throwing
-    problems.push_back(fmt::format("{}:{}:{}: {}", path, error.source().begin.line, error.source().begin.column,
-                                   error.description()));
+    problems.push_back(fmt::format("{}:{}:{}: {}", path, error.source().begin.line,
+                                   error.source().begin.column, error.description()));
     return;
   }
   for (const auto& [section, table] : parsed) {
@@ -152,29 +155,34 @@ void apply_file(Config& config, const std::string& path, std::vector<std::string
 
 std::string env_name(std::string_view key) {
   std::string name = "BALLAST_";
-  for (char c : key) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : key)
+    name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   return name;
 }
 
-void apply_environment(Config& config, const EnvironmentReader& environment, std::vector<std::string>& problems) {
+void apply_environment(Config& config, const EnvironmentReader& environment,
+                       std::vector<std::string>& problems) {
   for (const KeySpec& spec : key_specs()) {
     const std::string name = env_name(spec.name);
     if (auto value = environment(name)) {
-      if (auto problem = apply_text(config, spec, *value, fmt::format("environment {}", name))) problems.push_back(*problem);
+      if (auto problem = apply_text(config, spec, *value, fmt::format("environment {}", name)))
+        problems.push_back(*problem);
     }
   }
 }
 
 void check_consistency(const Config& config, std::vector<std::string>& problems) {
   if (config.segment_size < config.max_message_bytes + (64u << 10)) {
-    problems.push_back(fmt::format("storage.segment_size = {} must exceed limits.max_message_bytes = {} by at least 64 KiB",
-                                   config.segment_size, config.max_message_bytes));
+    problems.push_back(
+        fmt::format("storage.segment_size = {} must exceed limits.max_message_bytes = {} by at least 64 KiB",
+                    config.segment_size, config.max_message_bytes));
   }
 }
 
 }  // namespace
 
-Result<Config> load_config(const std::string& config_file, const FlagValues& flags, const EnvironmentReader& environment) {
+Result<Config> load_config(const std::string& config_file, const FlagValues& flags,
+                           const EnvironmentReader& environment) {
   Config config;
   std::vector<std::string> problems;
   std::string file = config_file;
@@ -194,10 +202,11 @@ Result<Config> load_config(const std::string& config_file, const FlagValues& fla
   }
   check_consistency(config, problems);
   if (!problems.empty()) {
-    return Error(ErrorCode::kConfigInvalid,
-                 fmt::format("{} configuration problem{}:\n  {}", problems.size(), problems.size() == 1 ? "" : "s",
-                             fmt::join(problems, "\n  ")),
-                 "correct each key named above (docs/configuration.md lists every key, its range and default)");
+    return Error(
+        ErrorCode::kConfigInvalid,
+        fmt::format("{} configuration problem{}:\n  {}", problems.size(), problems.size() == 1 ? "" : "s",
+                    fmt::join(problems, "\n  ")),
+        "correct each key named above (docs/configuration.md lists every key, its range and default)");
   }
   return config;
 }
@@ -221,7 +230,8 @@ broker::BrokerOptions to_broker_options(const Config& config) {
   broker::BrokerOptions options;
   options.data_dir = config.data_dir;
   options.segment_bytes = config.segment_size;
-  options.sync_mode = config.sync_mode == "interval" ? broker::SyncMode::kInterval : broker::SyncMode::kAlways;
+  options.sync_mode =
+      config.sync_mode == "interval" ? broker::SyncMode::kInterval : broker::SyncMode::kAlways;
   options.sync_interval_ms = static_cast<uint32_t>(config.sync_interval_ms);
   options.reserve_bytes = config.reserve_bytes;
   options.checkpoint_interval_ms = static_cast<uint32_t>(config.checkpoint_interval_ms);

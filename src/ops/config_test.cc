@@ -36,9 +36,11 @@ TEST_F(ConfigTest, DefaultsAreSafe) {
 }
 
 TEST_F(ConfigTest, FlagsBeatEnvironmentBeatsFileBeatsDefaults) {
-  const auto path = write("[storage]\ndata_dir = \"/from/file\"\nsync_mode = \"interval\"\n[server]\nhttp_threads = 3\n");
-  auto config = load_config(path, {{"storage.data_dir", "/from/flag"}},
-                            environment({{"BALLAST_STORAGE_DATA_DIR", "/from/env"}, {"BALLAST_SERVER_HTTP_THREADS", "4"}}));
+  const auto path =
+      write("[storage]\ndata_dir = \"/from/file\"\nsync_mode = \"interval\"\n[server]\nhttp_threads = 3\n");
+  auto config = load_config(
+      path, {{"storage.data_dir", "/from/flag"}},
+      environment({{"BALLAST_STORAGE_DATA_DIR", "/from/env"}, {"BALLAST_SERVER_HTTP_THREADS", "4"}}));
   ASSERT_TRUE(config.ok()) << config.error().describe();
   EXPECT_EQ(config->data_dir, "/from/flag");
   EXPECT_EQ(config->http_threads, 4u);
@@ -46,7 +48,8 @@ TEST_F(ConfigTest, FlagsBeatEnvironmentBeatsFileBeatsDefaults) {
 }
 
 TEST_F(ConfigTest, EveryProblemIsReportedAtOnceWithItsSource) {
-  const auto path = write("[storage]\nsync_mdoe = \"always\"\nsegment_size = 10\n[server]\nhttp_threads = \"two\"\n");
+  const auto path =
+      write("[storage]\nsync_mdoe = \"always\"\nsegment_size = 10\n[server]\nhttp_threads = \"two\"\n");
   auto config = load_config(path, {}, environment({{"BALLAST_LIMITS_MAX_LONG_POLLS", "0"}}));
   ASSERT_FALSE(config.ok());
   const std::string& message = config.error().message();

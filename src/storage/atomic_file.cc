@@ -2,8 +2,7 @@
 
 namespace ballast::storage {
 
-Status replace_file_atomically(FileSystem& fs, const std::filesystem::path& path,
-                               std::string_view contents) {
+Status replace_file_atomically(FileSystem& fs, const std::filesystem::path& path, std::string_view contents) {
   const std::filesystem::path temporary = path.string() + ".tmp";
   auto file = fs.open(temporary, OpenMode::kCreateTruncate);
   if (!file) return std::move(file).error();

@@ -11,8 +11,7 @@
 
 namespace ballast::storage {
 
-Status replace_file_atomically(FileSystem& fs, const std::filesystem::path& path,
-                               std::string_view contents);
+Status replace_file_atomically(FileSystem& fs, const std::filesystem::path& path, std::string_view contents);
 
 // Reads a whole small file. Fails with the storage error naming the path.
 Result<std::string> read_whole_file(FileSystem& fs, const std::filesystem::path& path);

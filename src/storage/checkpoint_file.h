@@ -13,17 +13,16 @@
 namespace ballast::storage {
 
 struct CheckpointData {
-  uint64_t covered_seq = 0;       // every record with seq <= this is reflected in `snapshot`
-  uint64_t replay_segment = 0;    // replay resumes here...
-  uint64_t replay_offset = 0;     // ...at this byte offset
-  std::string snapshot;           // the broker's index, opaque to storage
+  uint64_t covered_seq = 0;     // every record with seq <= this is reflected in `snapshot`
+  uint64_t replay_segment = 0;  // replay resumes here...
+  uint64_t replay_offset = 0;   // ...at this byte offset
+  std::string snapshot;         // the broker's index, opaque to storage
 };
 
 Status write_checkpoint(FileSystem& fs, const std::filesystem::path& data_dir,
                         const CheckpointData& checkpoint);
 
 // None when no checkpoint was ever written. STORAGE_CORRUPT when it fails its checksum.
-Result<std::optional<CheckpointData>> read_checkpoint(FileSystem& fs,
-                                                      const std::filesystem::path& data_dir);
+Result<std::optional<CheckpointData>> read_checkpoint(FileSystem& fs, const std::filesystem::path& data_dir);
 
 }  // namespace ballast::storage

@@ -33,9 +33,11 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
     if (saved != EWOULDBLOCK) return io_error(saved, "lock", path);
     return Error(ErrorCode::kDataDirLocked,
                  fmt::format("data directory {} is in use by another ballastd (PID {}, holding "
-                             "{})", data_dir.string(), holder, path.string()),
+                             "{})",
+                             data_dir.string(), holder, path.string()),
                  fmt::format("stop that process (kill {}) or give this one another "
-                             "--data-dir", holder));
+                             "--data-dir",
+                             holder));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
@@ -46,7 +48,9 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
   return DataDirLock(fd);
 }
 
-DataDirLock::DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+DataDirLock::DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) {
+  other.fd_ = -1;
+}
 
 DataDirLock& DataDirLock::operator=(DataDirLock&& other) noexcept {
   if (this != &other) {

@@ -14,9 +14,9 @@ namespace fs = std::filesystem;
 // One unsynced change to a file's contents, with what it replaced.
 struct WriteRecord {
   uint64_t offset = 0;
-  uint64_t size_before = 0;   // file size before the change
-  std::string old_bytes;      // previous contents of [offset, min(offset+len, size_before))
-  std::string new_bytes;      // what was written (empty for an allocation)
+  uint64_t size_before = 0;  // file size before the change
+  std::string old_bytes;     // previous contents of [offset, min(offset+len, size_before))
+  std::string new_bytes;     // what was written (empty for an allocation)
 };
 
 struct FaultFileSystem::FileState {
@@ -27,9 +27,9 @@ struct FaultFileSystem::FileState {
 struct FaultFileSystem::DirectoryOp {
   enum class Kind : uint8_t { kCreate, kRename, kRemove } kind;
   fs::path directory;
-  fs::path path;    // kCreate: created; kRename: destination; kRemove: removed
-  fs::path from;    // kRename: source
-  fs::path backup;  // replaced or removed file kept under a hidden name; empty if none
+  fs::path path;       // kCreate: created; kRename: destination; kRemove: removed
+  fs::path from;       // kRename: source
+  fs::path backup;     // replaced or removed file kept under a hidden name; empty if none
   uint64_t order = 0;  // global order of directory changes, to undo newest first
 };
 
@@ -156,15 +156,16 @@ void FaultFileSystem::crash_at_call(uint64_t call_number, uint64_t torn_bytes) {
   crash_torn_bytes_ = torn_bytes;
 }
 
-bool FaultFileSystem::crashed() const { return crashed_; }
+bool FaultFileSystem::crashed() const {
+  return crashed_;
+}
 
 uint64_t FaultFileSystem::calls() const {
   std::lock_guard lock(mu_);
   return calls_;
 }
 
-std::optional<Error> FaultFileSystem::before_call(FaultOp op, const fs::path& path,
-                                                  uint64_t* torn_bytes) {
+std::optional<Error> FaultFileSystem::before_call(FaultOp op, const fs::path& path, uint64_t* torn_bytes) {
   return before_call_locked(op, path, torn_bytes);
 }
 
@@ -295,7 +296,8 @@ void FaultFileSystem::simulate_power_loss(PowerLossModel model, uint64_t seed) {
     if (kept < count && model == PowerLossModel::kKeepSeededPrefix) {
       const WriteRecord& torn = state->unsynced[kept];
       const size_t torn_length = torn.new_bytes.empty() ? 0 : random() % torn.new_bytes.size();
-      (*file)->write_at(torn.offset, std::as_bytes(std::span(torn.new_bytes).first(torn_length)))
+      (*file)
+          ->write_at(torn.offset, std::as_bytes(std::span(torn.new_bytes).first(torn_length)))
           .ignore("power-loss simulation is best-effort on the real disk");
     }
     state->unsynced.clear();

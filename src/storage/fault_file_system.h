@@ -22,11 +22,21 @@
 
 namespace ballast::storage {
 
-enum class FaultOp : uint8_t { kOpen, kWrite, kSync, kAllocate, kTruncate, kRename, kRemove, kSyncDirectory, kCreateDirectory };
+enum class FaultOp : uint8_t {
+  kOpen,
+  kWrite,
+  kSync,
+  kAllocate,
+  kTruncate,
+  kRename,
+  kRemove,
+  kSyncDirectory,
+  kCreateDirectory
+};
 
 enum class PowerLossModel : uint8_t {
-  kDropAllUnsynced,     // every unsynced write and directory change is lost
-  kKeepSeededPrefix,    // per file, a seeded number of unsynced writes survive, the next torn
+  kDropAllUnsynced,   // every unsynced write and directory change is lost
+  kKeepSeededPrefix,  // per file, a seeded number of unsynced writes survive, the next torn
 };
 
 class FaultFileSystem final : public FileSystem {
@@ -60,8 +70,7 @@ class FaultFileSystem final : public FileSystem {
   struct DirectoryOp;
 
   // For FaultFile; not part of the contract.
-  std::optional<Error> before_call(FaultOp op, const std::filesystem::path& path,
-                                   uint64_t* torn_bytes);
+  std::optional<Error> before_call(FaultOp op, const std::filesystem::path& path, uint64_t* torn_bytes);
   std::mutex& mutex() { return mu_; }
 
  private:

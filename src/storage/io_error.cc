@@ -25,7 +25,7 @@ std::string group_name(gid_t gid) {
 // The path itself if it exists, else its nearest existing parent.
 std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
   std::filesystem::path candidate = path;
-  struct stat info{};
+  struct stat info {};
   while (!candidate.empty() && ::stat(candidate.c_str(), &info) != 0) {
     if (candidate == candidate.parent_path()) break;
     candidate = candidate.parent_path();
@@ -33,16 +33,15 @@ std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
   return candidate;
 }
 
-Error permission_error(int error_number, std::string_view operation,
-                       const std::filesystem::path& path) {
+Error permission_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
   const uid_t uid = ::geteuid();
   const std::string user = user_name(uid);
   const std::filesystem::path owner_path = existing_ancestor(path);
-  struct stat info{};
+  struct stat info {};
   std::string ownership = "its owner could not be read";
   if (::stat(owner_path.c_str(), &info) == 0) {
-    ownership = fmt::format("{} is owned by {}:{}, mode {:04o}", owner_path.string(),
-                            user_name(info.st_uid), group_name(info.st_gid), info.st_mode & 07777);
+    ownership = fmt::format("{} is owned by {}:{}, mode {:04o}", owner_path.string(), user_name(info.st_uid),
+                            group_name(info.st_gid), info.st_mode & 07777);
   }
   return Error(ErrorCode::kStoragePermissionDenied,
                fmt::format("cannot {} {}: {} for user {} (uid {}); {}", operation, path.string(),
@@ -53,7 +52,7 @@ Error permission_error(int error_number, std::string_view operation,
 }
 
 Error full_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
-  struct statvfs fs{};
+  struct statvfs fs {};
   std::string free_text = "free space unknown";
   const std::filesystem::path probe = existing_ancestor(path);
   if (::statvfs(probe.c_str(), &fs) == 0) {
@@ -61,8 +60,8 @@ Error full_error(int error_number, std::string_view operation, const std::filesy
                             static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
   }
   return Error(ErrorCode::kStorageFull,
-               fmt::format("cannot {} {}: {} ({} on the file system holding it)", operation,
-                           path.string(), std::strerror(error_number), free_text),
+               fmt::format("cannot {} {}: {} ({} on the file system holding it)", operation, path.string(),
+                           std::strerror(error_number), free_text),
                "free space on that file system or move storage.data_dir to a larger one; "
                "consumers can still drain queues, and publishing resumes once space is free");
 }
@@ -76,8 +75,9 @@ Error io_error(int error_number, std::string_view operation, const std::filesyst
   if (error_number == ENOSPC || error_number == EDQUOT) {
     return full_error(error_number, operation, path);
   }
-  std::string fix = "check the kernel log (dmesg) for disk errors; the broker refuses writes to "
-                    "this file until the storage self-check passes again";
+  std::string fix =
+      "check the kernel log (dmesg) for disk errors; the broker refuses writes to "
+      "this file until the storage self-check passes again";
   if (error_number == EROFS) fix = "remount the file system read-write";
   return Error(ErrorCode::kStorageIoError,
                fmt::format("cannot {} {}: {} (errno {})", operation, path.string(),

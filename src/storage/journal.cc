@@ -15,15 +15,21 @@ namespace fs = std::filesystem;
 Journal::Journal(const JournalOptions& options, DataDirLock lock)
     : options_(options), fs_(*options.file_system), lock_(std::move(lock)) {}
 
-Journal::~Journal() { stop(); }
+Journal::~Journal() {
+  stop();
+}
 
-fs::path Journal::journal_dir() const { return options_.data_dir / "journal"; }
+fs::path Journal::journal_dir() const {
+  return options_.data_dir / "journal";
+}
 
 fs::path Journal::segment_path(uint64_t segment_id) const {
   return journal_dir() / segment_file_name(segment_id);
 }
 
-uint64_t Journal::max_group_bytes() const { return options_.segment_bytes - kSegmentHeaderBytes; }
+uint64_t Journal::max_group_bytes() const {
+  return options_.segment_bytes - kSegmentHeaderBytes;
+}
 
 void Journal::start() {
   BALLAST_CHECK(!writer_.joinable(), "journal started twice");
@@ -53,8 +59,7 @@ JournalStats Journal::stats() const {
   return stats;
 }
 
-Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> group,
-                                                    CommitCallback done) {
+Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> group, CommitCallback done) {
   BALLAST_CHECK(!group.empty(), "append of an empty group");
   uint64_t group_bytes = 0;
   for (const auto& record : group) group_bytes += encoded_record_bytes(record.payload.size());
@@ -80,8 +85,7 @@ Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> 
     }
   }
   if (chunk == nullptr) {
-    chunk = &pending_.chunks.emplace_back(
-        Chunk{tail_segment_, tail_offset_, next_seq_, roll, std::string()});
+    chunk = &pending_.chunks.emplace_back(Chunk{tail_segment_, tail_offset_, next_seq_, roll, std::string()});
   }
   std::vector<AppendedRecord> appended;
   appended.reserve(group.size());
@@ -102,8 +106,7 @@ Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> 
   return appended;
 }
 
-void Journal::checkpoint(std::string snapshot, std::set<uint64_t> live_segments,
-                         CommitCallback written) {
+void Journal::checkpoint(std::string snapshot, std::set<uint64_t> live_segments, CommitCallback written) {
   std::lock_guard lock(mu_);
   CheckpointData data{next_seq_ - 1, tail_segment_, tail_offset_, std::move(snapshot)};
   std::vector<CommitCallback> callbacks;
@@ -134,9 +137,9 @@ Result<std::string> Journal::read(const RecordLocation& where) {
   std::string bytes(where.bytes, '\0');
   auto read = file->read_at(where.offset, std::as_writable_bytes(std::span(bytes)));
   if (!read) return std::move(read).error();
-  const auto decoded = decode_record(std::as_bytes(std::span(bytes.data(), *read)),
-                                     generation_of(where.segment_id),
-                                     static_cast<uint32_t>(options_.segment_bytes));
+  const auto decoded =
+      decode_record(std::as_bytes(std::span(bytes.data(), *read)), generation_of(where.segment_id),
+                    static_cast<uint32_t>(options_.segment_bytes));
   if (decoded.status != DecodeStatus::kOk || decoded.total_bytes != where.bytes) {
     return Error(ErrorCode::kStorageCorrupt,
                  fmt::format("record at {} offset {} ({} bytes) cannot be read back: {}",
@@ -175,8 +178,8 @@ void Journal::writer_loop() {
       }
       finish_batch(batch, refused);
     } else {
-      const bool sync_due = options_.sync_policy == SyncPolicy::kAlways || stopping ||
-                            batch.checkpoint || Clock::now() >= next_interval_sync;
+      const bool sync_due = options_.sync_policy == SyncPolicy::kAlways || stopping || batch.checkpoint ||
+                            Clock::now() >= next_interval_sync;
       Status status = write_batch(batch);
       unsynced = status.ok() && !batch.chunks.empty() ? true : unsynced;
       if (status && sync_due && unsynced) {
@@ -201,8 +204,8 @@ Status Journal::write_batch(Batch& batch) {
     auto status = write_chunk(chunk);
     if (!status) return status;
   }
-  const bool early = options_.sync_policy == SyncPolicy::kInterval ||
-                     options_.defect == JournalDefect::kConfirmBeforeFsync;
+  const bool early =
+      options_.sync_policy == SyncPolicy::kInterval || options_.defect == JournalDefect::kConfirmBeforeFsync;
   if (early) finish_batch(batch, ok_status());
   return ok_status();
 }
@@ -212,8 +215,8 @@ Status Journal::write_chunk(const Chunk& chunk) {
     auto status = create_segment_file(chunk.segment_id, chunk.first_seq);
     if (!status) return status;
   }
-  BALLAST_CHECK(chunk.segment_id == write_segment_, "chunk for segment {} while writing {}",
-                chunk.segment_id, write_segment_);
+  BALLAST_CHECK(chunk.segment_id == write_segment_, "chunk for segment {} while writing {}", chunk.segment_id,
+                write_segment_);
   auto status = write_file_->write_at(chunk.offset, std::as_bytes(std::span(chunk.bytes)));
   if (!status) return status;
   unsynced_segments_.insert(chunk.segment_id);
@@ -299,9 +302,9 @@ void Journal::fail_sticky(const Error& error) {
   std::lock_guard lock(mu_);
   if (sticky_error_) return;
   sticky_error_ = error;
-  log::event(log::Level::kError, "storage.write_failed",
-             {log::kv("code", error.code_name()), log::kv("message", error.message()),
-              log::kv("fix", error.fix())});
+  log::event(
+      log::Level::kError, "storage.write_failed",
+      {log::kv("code", error.code_name()), log::kv("message", error.message()), log::kv("fix", error.fix())});
 }
 
 Status Journal::apply_checkpoint(PendingCheckpoint& pending) {

@@ -52,7 +52,7 @@ struct JournalOptions {
   uint64_t segment_bytes = 64ull << 20;
   SyncPolicy sync_policy = SyncPolicy::kAlways;
   uint32_t sync_interval_ms = 200;
-  uint32_t max_free_segments = 4;  // reclaimed files kept for recycling
+  uint32_t max_free_segments = 4;     // reclaimed files kept for recycling
   FileSystem* file_system = nullptr;  // not owned; must outlive the journal
   JournalDefect defect = JournalDefect::kNone;
 };
@@ -104,14 +104,14 @@ struct RecoveryReport {
   uint64_t segments_replayed = 0;
   uint64_t records_replayed = 0;
   uint64_t last_seq = 0;
-  std::optional<CorruptRange> torn_tail;   // truncated; never confirmed
-  std::vector<CorruptRange> corrupt;       // STORAGE_CORRUPT: quarantined, reported
-  std::vector<std::string> problems;       // R1 texts for each corrupt range / missing segment
+  std::optional<CorruptRange> torn_tail;  // truncated; never confirmed
+  std::vector<CorruptRange> corrupt;      // STORAGE_CORRUPT: quarantined, reported
+  std::vector<std::string> problems;      // R1 texts for each corrupt range / missing segment
 };
 
 struct JournalStats {
   uint64_t segments = 0;
-  uint64_t bytes_on_disk = 0;   // segment files, including free ones
+  uint64_t bytes_on_disk = 0;  // segment files, including free ones
   uint64_t fsyncs = 0;
   uint64_t records_appended = 0;
   uint64_t groups_committed = 0;
@@ -124,8 +124,8 @@ class Journal {
  public:
   // Locks the data directory, reads the superblock, loads the checkpoint, replays every record
   // after it into `visitor`, truncates a torn tail and opens a fresh segment for appending.
-  static Result<std::unique_ptr<Journal>> open(const JournalOptions& options,
-                                               RecoveryVisitor& visitor, RecoveryReport& report);
+  static Result<std::unique_ptr<Journal>> open(const JournalOptions& options, RecoveryVisitor& visitor,
+                                               RecoveryReport& report);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -138,8 +138,7 @@ class Journal {
   // Queues `group` as one atomic unit (all records become visible after recovery, or none).
   // Fails at once (and calls nothing) when the journal is sticky-failed or the group cannot
   // fit in one segment (MESSAGE_TOO_LARGE).
-  Result<std::vector<AppendedRecord>> append(std::vector<RecordToAppend> group,
-                                             CommitCallback done);
+  Result<std::vector<AppendedRecord>> append(std::vector<RecordToAppend> group, CommitCallback done);
 
   // The payload of the record at `where`, checked against its CRC: STORAGE_CORRUPT if not.
   Result<std::string> read(const RecordLocation& where);
@@ -189,8 +188,7 @@ class Journal {
                         RecoveryReport& report);
   Status truncate_torn_tail(File& file, uint64_t segment_id, uint64_t offset, uint64_t file_bytes,
                             RecoveryReport& report);
-  Status drop_unconfirmed_tail_segment(uint64_t segment_id, std::string_view reason,
-                                       RecoveryReport& report);
+  Status drop_unconfirmed_tail_segment(uint64_t segment_id, std::string_view reason, RecoveryReport& report);
   Status open_tail_segment(uint64_t segment_id, uint64_t first_seq);
 
   void writer_loop();
@@ -221,13 +219,13 @@ class Journal {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  Batch pending_;                                         // guarded by mu_
-  bool stopping_ = false;                                 // guarded by mu_
-  std::optional<Error> sticky_error_;                     // guarded by mu_
-  std::set<uint64_t> segments_;                           // guarded by mu_
-  std::vector<std::filesystem::path> free_files_;         // guarded by mu_
-  std::map<uint64_t, std::shared_ptr<File>> readers_;     // guarded by mu_
-  JournalStats stats_;                                    // guarded by mu_
+  Batch pending_;                                      // guarded by mu_
+  bool stopping_ = false;                              // guarded by mu_
+  std::optional<Error> sticky_error_;                  // guarded by mu_
+  std::set<uint64_t> segments_;                        // guarded by mu_
+  std::vector<std::filesystem::path> free_files_;      // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<File>> readers_;  // guarded by mu_
+  JournalStats stats_;                                 // guarded by mu_
   std::thread writer_;
 };
 

@@ -49,8 +49,8 @@ struct ReplayCursor {
 
 // Offset of the next valid record of `generation` with a sequence number above `min_seq`,
 // searching byte by byte after `from`; none if there is none.
-std::optional<uint64_t> find_next_valid(std::span<const std::byte> bytes, uint64_t from,
-                                        uint32_t generation, uint64_t min_seq, uint32_t max_payload) {
+std::optional<uint64_t> find_next_valid(std::span<const std::byte> bytes, uint64_t from, uint32_t generation,
+                                        uint64_t min_seq, uint32_t max_payload) {
   for (uint64_t offset = from + 1; offset + kRecordHeaderBytes <= bytes.size(); ++offset) {
     const auto decoded = decode_record(bytes.subspan(offset), generation, max_payload);
     if (decoded.status == DecodeStatus::kOk && decoded.header.seq > min_seq) return offset;
@@ -59,9 +59,9 @@ std::optional<uint64_t> find_next_valid(std::span<const std::byte> bytes, uint64
 }
 
 void report_corrupt(RecoveryReport& report, const fs::path& path, CorruptRange range) {
-  report.problems.push_back(fmt::format(
-      "STORAGE_CORRUPT: {} bytes {}..{} cannot be read ({}); the records there are quarantined",
-      path.string(), range.first_offset, range.end_offset, range.reason));
+  report.problems.push_back(
+      fmt::format("STORAGE_CORRUPT: {} bytes {}..{} cannot be read ({}); the records there are quarantined",
+                  path.string(), range.first_offset, range.end_offset, range.reason));
   log::event(log::Level::kError, "storage.corrupt_range",
              {log::kv("code", "STORAGE_CORRUPT"), log::kv("segment", path.filename().string()),
               log::kv("first_offset", range.first_offset), log::kv("end_offset", range.end_offset),
@@ -83,8 +83,8 @@ void log_progress(ReplayCursor& cursor) {
 
 }  // namespace
 
-Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options,
-                                               RecoveryVisitor& visitor, RecoveryReport& report) {
+Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options, RecoveryVisitor& visitor,
+                                               RecoveryReport& report) {
   BALLAST_CHECK(options.file_system != nullptr, "JournalOptions.file_system is required");
   BALLAST_CHECK(options.segment_bytes > kSegmentHeaderBytes + kRecordHeaderBytes,
                 "segment size {} is too small", options.segment_bytes);
@@ -129,8 +129,9 @@ Status Journal::recover(RecoveryVisitor& visitor, RecoveryReport& report) {
   auto checkpoint = read_checkpoint(fs_, options_.data_dir);
   if (!checkpoint) {
     report.problems.push_back(checkpoint.error().describe());
-    log::event(log::Level::kError, "storage.checkpoint_unreadable",
-               {log::kv("code", checkpoint.error().code_name()), log::kv("message", checkpoint.error().message())});
+    log::event(
+        log::Level::kError, "storage.checkpoint_unreadable",
+        {log::kv("code", checkpoint.error().code_name()), log::kv("message", checkpoint.error().message())});
   } else if (checkpoint->has_value()) {
     const CheckpointData& data = **checkpoint;
     report.had_checkpoint = true;
@@ -140,9 +141,9 @@ Status Journal::recover(RecoveryVisitor& visitor, RecoveryReport& report) {
     cursor.expected_seq = data.covered_seq + 1;
     report.last_seq = data.covered_seq;
     if (!segments_.contains(start_segment) && !ids.empty() && ids.back() > start_segment) {
-      report.problems.push_back(fmt::format(
-          "STORAGE_CORRUPT: segment {} where replay starts is missing from {}",
-          segment_file_name(start_segment), journal_dir().string()));
+      report.problems.push_back(
+          fmt::format("STORAGE_CORRUPT: segment {} where replay starts is missing from {}",
+                      segment_file_name(start_segment), journal_dir().string()));
     }
   }
   for (uint64_t id : ids) {
@@ -156,8 +157,8 @@ Status Journal::recover(RecoveryVisitor& visitor, RecoveryReport& report) {
   for (uint64_t id : ids) {
     if (id < start_segment) continue;
     const bool is_last = id == ids.back();
-    auto status = replay_segment(id, id == start_segment ? start_offset : kSegmentHeaderBytes,
-                                 is_last, cursor.expected_seq, visitor, report);
+    auto status = replay_segment(id, id == start_segment ? start_offset : kSegmentHeaderBytes, is_last,
+                                 cursor.expected_seq, visitor, report);
     if (!status) return status;
     ++report.segments_replayed;
     log_progress(cursor);
@@ -193,9 +194,9 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
       // Records before this segment were lost unsynced, so none in it was ever confirmed.
       return drop_unconfirmed_tail_segment(segment_id, "records before it were never synced", report);
     }
-    report.problems.push_back(fmt::format(
-        "STORAGE_CORRUPT: records {}..{} are missing before {} (a damaged or missing segment)",
-        *expected_seq, header->first_seq - 1, path.string()));
+    report.problems.push_back(
+        fmt::format("STORAGE_CORRUPT: records {}..{} are missing before {} (a damaged or missing segment)",
+                    *expected_seq, header->first_seq - 1, path.string()));
     expected_seq = header->first_seq;
   }
   const uint32_t generation = generation_of(segment_id);
@@ -204,20 +205,21 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
   uint64_t offset = start_offset;
   while (offset < buffer.size()) {
     const auto decoded = decode_record(bytes.subspan(offset), generation, max_payload);
-    const bool clean_end = decoded.status == DecodeStatus::kZero ||
-                           decoded.status == DecodeStatus::kBadGeneration ||
-                           (decoded.status == DecodeStatus::kTruncated && offset + kRecordHeaderBytes > buffer.size() &&
-                            std::all_of(bytes.begin() + offset, bytes.end(), [](std::byte b) { return b == std::byte{0}; }));
+    const bool clean_end =
+        decoded.status == DecodeStatus::kZero || decoded.status == DecodeStatus::kBadGeneration ||
+        (decoded.status == DecodeStatus::kTruncated && offset + kRecordHeaderBytes > buffer.size() &&
+         std::all_of(bytes.begin() + offset, bytes.end(), [](std::byte b) { return b == std::byte{0}; }));
     if (clean_end) break;
-    const bool in_order = decoded.status == DecodeStatus::kOk &&
-                          (!expected_seq || decoded.header.seq == *expected_seq);
+    const bool in_order =
+        decoded.status == DecodeStatus::kOk && (!expected_seq || decoded.header.seq == *expected_seq);
     if (!in_order) {
       group.clear();
       const uint64_t min_seq = expected_seq ? *expected_seq - 1 : 0;
       auto resume = find_next_valid(bytes, offset, generation, min_seq, max_payload);
-      const std::string reason = decoded.status == DecodeStatus::kOk
-                                     ? fmt::format("sequence {} where {} was expected", decoded.header.seq, *expected_seq)
-                                     : decode_status_name(decoded.status);
+      const std::string reason =
+          decoded.status == DecodeStatus::kOk
+              ? fmt::format("sequence {} where {} was expected", decoded.header.seq, *expected_seq)
+              : decode_status_name(decoded.status);
       if (!resume && is_last) return truncate_torn_tail(**file, segment_id, offset, buffer.size(), report);
       const uint64_t end = resume.value_or(buffer.size());
       report_corrupt(report, path, {segment_id, offset, end, reason});
@@ -226,9 +228,12 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
       expected_seq = decode_record(bytes.subspan(offset), generation, max_payload).header.seq;
       continue;
     }
-    group.push_back(ReplayedRecord{decoded.header.type, decoded.header.flags, decoded.header.seq,
-                                   {segment_id, static_cast<uint32_t>(offset), static_cast<uint32_t>(decoded.total_bytes)},
-                                   decoded.payload});
+    group.push_back(ReplayedRecord{
+        decoded.header.type,
+        decoded.header.flags,
+        decoded.header.seq,
+        {segment_id, static_cast<uint32_t>(offset), static_cast<uint32_t>(decoded.total_bytes)},
+        decoded.payload});
     expected_seq = decoded.header.seq + 1;
     report.last_seq = decoded.header.seq;
     offset += decoded.total_bytes;
@@ -241,8 +246,8 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
   return ok_status();
 }
 
-Status Journal::truncate_torn_tail(File& file, uint64_t segment_id, uint64_t offset,
-                                   uint64_t file_bytes, RecoveryReport& report) {
+Status Journal::truncate_torn_tail(File& file, uint64_t segment_id, uint64_t offset, uint64_t file_bytes,
+                                   RecoveryReport& report) {
   report.torn_tail = CorruptRange{segment_id, offset, file_bytes, "torn tail"};
   log::event(log::Level::kWarn, "storage.torn_tail",
              {log::kv("segment", segment_file_name(segment_id)), log::kv("offset", offset),

@@ -29,10 +29,10 @@ class CollectingVisitor : public RecoveryVisitor {
   void apply_group(std::span<const ReplayedRecord> group) override {
     groups_.emplace_back();
     for (const auto& record : group) {
-      groups_.back().push_back(Replayed{record.type, record.seq,
-                                        std::string(reinterpret_cast<const char*>(record.payload.data()),
-                                                    record.payload.size()),
-                                        record.location});
+      groups_.back().push_back(
+          Replayed{record.type, record.seq,
+                   std::string(reinterpret_cast<const char*>(record.payload.data()), record.payload.size()),
+                   record.location});
     }
   }
   std::vector<std::string> payloads() const {
@@ -62,8 +62,8 @@ class JournalTest : public ::testing::Test {
     return result;
   }
 
-  std::unique_ptr<Journal> open(FileSystem& file_system, CollectingVisitor& visitor,
-                                RecoveryReport& report, uint64_t segment_bytes = 4096) {
+  std::unique_ptr<Journal> open(FileSystem& file_system, CollectingVisitor& visitor, RecoveryReport& report,
+                                uint64_t segment_bytes = 4096) {
     auto journal = Journal::open(options(file_system, segment_bytes), visitor, report);
     EXPECT_TRUE(journal.ok()) << (journal.ok() ? "" : journal.error().describe());
     if (!journal.ok()) return nullptr;
@@ -175,7 +175,8 @@ TEST_F(JournalTest, DamageInTheMiddleIsReportedAndSkippedNotFatal) {
   }
   // Flip a byte inside record 10's payload.
   const auto where = appended[10].location;
-  auto file = posix_.open(dir_ / "data" / "journal" / segment_file_name(where.segment_id), OpenMode::kReadWrite);
+  auto file =
+      posix_.open(dir_ / "data" / "journal" / segment_file_name(where.segment_id), OpenMode::kReadWrite);
   ASSERT_TRUE(file.ok());
   const std::byte junk{0x5A};
   ASSERT_TRUE((*file)->write_at(where.offset + 30, std::span(&junk, 1)).ok());
@@ -215,7 +216,8 @@ TEST_F(JournalTest, FailedFsyncIsStickyAndNeverReportedAsSuccess) {
   append_all(*journal, {"ok"});
   faults.fail_next_call(FaultOp::kSync, EIO);
   std::promise<Status> failed;
-  journal->append({{4, false, "lost"}}, [&](Status status) { failed.set_value(status); }).ignore("checked below");
+  journal->append({{4, false, "lost"}}, [&](Status status) { failed.set_value(status); })
+      .ignore("checked below");
   const Status status = failed.get_future().get();
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code(), ErrorCode::kStorageIoError);

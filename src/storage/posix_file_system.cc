@@ -24,8 +24,8 @@ class PosixFile final : public File {
   Status write_at(uint64_t offset, std::span<const std::byte> data) override {
     size_t done = 0;
     while (done < data.size()) {
-      const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
-                                 static_cast<off_t>(offset + done));
+      const ssize_t n =
+          ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return io_error(errno, "write", path_);
@@ -38,8 +38,7 @@ class PosixFile final : public File {
   Result<size_t> read_at(uint64_t offset, std::span<std::byte> out) override {
     size_t done = 0;
     while (done < out.size()) {
-      const ssize_t n =
-          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return io_error(errno, "read", path_);
@@ -67,7 +66,7 @@ class PosixFile final : public File {
   }
 
   Result<uint64_t> size() override {
-    struct stat info{};
+    struct stat info {};
     if (::fstat(fd_, &info) != 0) return io_error(errno, "stat", path_);
     return static_cast<uint64_t>(info.st_size);
   }
@@ -79,22 +78,24 @@ class PosixFile final : public File {
 
 int open_flags(OpenMode mode) {
   switch (mode) {
-    case OpenMode::kReadOnly: return O_RDONLY;
-    case OpenMode::kReadWrite: return O_RDWR;
-    case OpenMode::kCreateExclusive: return O_RDWR | O_CREAT | O_EXCL;
-    case OpenMode::kCreateTruncate: return O_RDWR | O_CREAT | O_TRUNC;
+    case OpenMode::kReadOnly:
+      return O_RDONLY;
+    case OpenMode::kReadWrite:
+      return O_RDWR;
+    case OpenMode::kCreateExclusive:
+      return O_RDWR | O_CREAT | O_EXCL;
+    case OpenMode::kCreateTruncate:
+      return O_RDWR | O_CREAT | O_TRUNC;
   }
   return O_RDONLY;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<File>> PosixFileSystem::open(const std::filesystem::path& path,
-                                                    OpenMode mode) {
+Result<std::unique_ptr<File>> PosixFileSystem::open(const std::filesystem::path& path, OpenMode mode) {
   const int fd = ::open(path.c_str(), open_flags(mode) | O_CLOEXEC, 0640);
   if (fd < 0) {
-    return io_error(errno, mode == OpenMode::kReadOnly ? "open for reading" : "open for writing",
-                    path);
+    return io_error(errno, mode == OpenMode::kReadOnly ? "open for reading" : "open for writing", path);
   }
   return std::unique_ptr<File>(std::make_unique<PosixFile>(path, fd));
 }
@@ -128,8 +129,7 @@ Status PosixFileSystem::create_directory(const std::filesystem::path& directory)
   return ok_status();
 }
 
-Result<std::vector<std::string>> PosixFileSystem::list_directory(
-    const std::filesystem::path& directory) {
+Result<std::vector<std::string>> PosixFileSystem::list_directory(const std::filesystem::path& directory) {
   DIR* dir = ::opendir(directory.c_str());
   if (dir == nullptr) return io_error(errno, "list directory", directory);
   std::vector<std::string> names;
@@ -142,7 +142,7 @@ Result<std::vector<std::string>> PosixFileSystem::list_directory(
 }
 
 Result<bool> PosixFileSystem::exists(const std::filesystem::path& path) {
-  struct stat info{};
+  struct stat info {};
   if (::stat(path.c_str(), &info) == 0) return true;
   if (errno == ENOENT || errno == ENOTDIR) return false;
   return io_error(errno, "stat", path);

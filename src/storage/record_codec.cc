@@ -8,8 +8,8 @@
 
 namespace ballast::storage {
 
-void encode_record(std::string& out, uint16_t type, uint16_t flags, uint32_t generation,
-                   uint64_t seq, std::span<const std::byte> payload) {
+void encode_record(std::string& out, uint16_t type, uint16_t flags, uint32_t generation, uint64_t seq,
+                   std::span<const std::byte> payload) {
   const size_t start = out.size();
   ByteWriter writer(out);
   writer.u32(0);  // CRC, filled in below
@@ -26,12 +26,18 @@ void encode_record(std::string& out, uint16_t type, uint16_t flags, uint32_t gen
 
 const char* decode_status_name(DecodeStatus status) {
   switch (status) {
-    case DecodeStatus::kOk: return "ok";
-    case DecodeStatus::kTruncated: return "truncated";
-    case DecodeStatus::kZero: return "zero";
-    case DecodeStatus::kBadLength: return "bad_length";
-    case DecodeStatus::kBadGeneration: return "stale_generation";
-    case DecodeStatus::kBadCrc: return "bad_crc";
+    case DecodeStatus::kOk:
+      return "ok";
+    case DecodeStatus::kTruncated:
+      return "truncated";
+    case DecodeStatus::kZero:
+      return "zero";
+    case DecodeStatus::kBadLength:
+      return "bad_length";
+    case DecodeStatus::kBadGeneration:
+      return "stale_generation";
+    case DecodeStatus::kBadCrc:
+      return "bad_crc";
   }
   return "unknown";
 }
@@ -40,15 +46,15 @@ DecodedRecord decode_record(std::span<const std::byte> input, uint32_t expected_
                             uint32_t max_payload_bytes) {
   DecodedRecord result;
   if (input.size() < kRecordHeaderBytes) {
-    const bool all_zero = std::all_of(input.begin(), input.end(), [](std::byte b) { return b == std::byte{0}; });
+    const bool all_zero =
+        std::all_of(input.begin(), input.end(), [](std::byte b) { return b == std::byte{0}; });
     result.status = all_zero && !input.empty() ? DecodeStatus::kZero : DecodeStatus::kTruncated;
     return result;
   }
   ByteReader reader(input.first(kRecordHeaderBytes));
   RecordHeader& header = result.header;
-  const bool parsed = reader.u32(header.crc) && reader.u32(header.payload_bytes) &&
-                      reader.u16(header.type) && reader.u16(header.flags) &&
-                      reader.u32(header.generation) && reader.u64(header.seq);
+  const bool parsed = reader.u32(header.crc) && reader.u32(header.payload_bytes) && reader.u16(header.type) &&
+                      reader.u16(header.flags) && reader.u32(header.generation) && reader.u64(header.seq);
   BALLAST_CHECK(parsed, "a {}-byte header did not parse from {} bytes", kRecordHeaderBytes, input.size());
   if (header.crc == 0 && header.payload_bytes == 0 && header.type == 0 && header.seq == 0) {
     result.status = DecodeStatus::kZero;

@@ -27,10 +27,12 @@ struct RecordHeader {
 };
 
 // Appends the encoded record (header + payload) to `out`.
-void encode_record(std::string& out, uint16_t type, uint16_t flags, uint32_t generation,
-                   uint64_t seq, std::span<const std::byte> payload);
+void encode_record(std::string& out, uint16_t type, uint16_t flags, uint32_t generation, uint64_t seq,
+                   std::span<const std::byte> payload);
 
-inline size_t encoded_record_bytes(size_t payload_bytes) { return kRecordHeaderBytes + payload_bytes; }
+inline size_t encoded_record_bytes(size_t payload_bytes) {
+  return kRecordHeaderBytes + payload_bytes;
+}
 
 enum class DecodeStatus : uint8_t {
   kOk,

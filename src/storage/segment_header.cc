@@ -35,9 +35,8 @@ std::optional<SegmentHeader> decode_segment_header(std::span<const std::byte> by
   ByteReader reader(text.substr(8));
   uint32_t version = 0, header_bytes = 0, reserved = 0, stored_crc = 0;
   SegmentHeader header;
-  const bool parsed = reader.u32(version) && reader.u32(header_bytes) &&
-                      reader.u64(header.segment_id) && reader.u32(header.generation) &&
-                      reader.u32(reserved) && reader.u64(header.first_seq);
+  const bool parsed = reader.u32(version) && reader.u32(header_bytes) && reader.u64(header.segment_id) &&
+                      reader.u32(header.generation) && reader.u32(reserved) && reader.u64(header.first_seq);
   ByteReader crc_reader(text.substr(60, 4));
   if (!parsed || version != kVersion || !crc_reader.u32(stored_crc) ||
       stored_crc != crc32c(bytes.first(60))) {
@@ -46,7 +45,9 @@ std::optional<SegmentHeader> decode_segment_header(std::span<const std::byte> by
   return header;
 }
 
-std::string segment_file_name(uint64_t segment_id) { return fmt::format("{:016x}.seg", segment_id); }
+std::string segment_file_name(uint64_t segment_id) {
+  return fmt::format("{:016x}.seg", segment_id);
+}
 
 std::optional<uint64_t> parse_segment_file_name(std::string_view name) {
   if (name.size() != 20 || !name.ends_with(".seg")) return std::nullopt;

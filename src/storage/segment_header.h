@@ -19,7 +19,9 @@ struct SegmentHeader {
 };
 
 // The generation stamped on a segment's records: the low 32 bits of its never-reused id.
-inline uint32_t generation_of(uint64_t segment_id) { return static_cast<uint32_t>(segment_id); }
+inline uint32_t generation_of(uint64_t segment_id) {
+  return static_cast<uint32_t>(segment_id);
+}
 
 std::string encode_segment_header(const SegmentHeader& header);
 // None if the bytes are not a valid header (bad magic, version or checksum, or too short).

@@ -36,8 +36,8 @@ Result<Superblock> decode(const std::string& bytes, const std::filesystem::path&
   Superblock block;
   uint32_t header_bytes = 0;
   const bool parsed = reader.u32(block.format_version) && reader.u32(header_bytes) &&
-                      reader.u64(block.compatible_features) &&
-                      reader.u64(block.incompatible_features) && reader.i64(block.created_at_ms);
+                      reader.u64(block.compatible_features) && reader.u64(block.incompatible_features) &&
+                      reader.i64(block.created_at_ms);
   uint32_t stored_crc = 0;
   ByteReader crc_reader(std::string_view(bytes).substr(60, 4));
   if (!parsed || !crc_reader.u32(stored_crc) ||
@@ -45,12 +45,12 @@ Result<Superblock> decode(const std::string& bytes, const std::filesystem::path&
     return corrupt("fails its checksum");
   }
   if (block.format_version > kJournalFormatVersion || block.incompatible_features != 0) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("{} is journal format {} (incompatible features {:#x}); this "
-                             "ballastd reads format {} only",
-                             path.string(), block.format_version, block.incompatible_features,
-                             kJournalFormatVersion),
-                 "run the ballastd version that wrote this data directory");
+    return Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{} is journal format {} (incompatible features {:#x}); this "
+                    "ballastd reads format {} only",
+                    path.string(), block.format_version, block.incompatible_features, kJournalFormatVersion),
+        "run the ballastd version that wrote this data directory");
   }
   return block;
 }

@@ -29,8 +29,8 @@ Error refusal(const json& parsed, const HttpResponse& response, std::string_view
   }
   if (error == nullptr) {
     return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("{} answered HTTP {} without a Ballast error body: \"{}\"",
-                             request_name, response.status, excerpt(response.body)),
+                 fmt::format("{} answered HTTP {} without a Ballast error body: \"{}\"", request_name,
+                             response.status, excerpt(response.body)),
                  "check that --server or BALLAST_SERVER names ballastd's HTTP API, not a proxy "
                  "or another service");
   }
@@ -38,11 +38,10 @@ Error refusal(const json& parsed, const HttpResponse& response, std::string_view
   std::string message = string_field(*error, "message");
   const auto code = error_code_from_name(code_name);
   if (!code) {
-    message = fmt::format("{} (server error code \"{}\", HTTP {}, unknown to this ballast CLI)",
-                          message, code_name, response.status);
+    message = fmt::format("{} (server error code \"{}\", HTTP {}, unknown to this ballast CLI)", message,
+                          code_name, response.status);
   }
-  return Error(code.value_or(ErrorCode::kInvalidArgument), std::move(message),
-               string_field(*error, "fix"));
+  return Error(code.value_or(ErrorCode::kInvalidArgument), std::move(message), string_field(*error, "fix"));
 }
 
 }  // namespace
@@ -54,22 +53,19 @@ Result<json> interpret_response(const HttpResponse& response, std::string_view r
   if (!success) return refusal(parsed, response, request_name);
   if (parsed.is_discarded()) {
     return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("{} answered HTTP {} with a body that is not JSON: \"{}\"",
-                             request_name, response.status, excerpt(response.body)),
+                 fmt::format("{} answered HTTP {} with a body that is not JSON: \"{}\"", request_name,
+                             response.status, excerpt(response.body)),
                  "check that --server or BALLAST_SERVER names ballastd's HTTP API");
   }
   return parsed;
 }
 
-ApiClient::ApiClient(HttpClient http, std::string_view vhost)
-    : http_(std::move(http)), paths_(vhost) {}
+ApiClient::ApiClient(HttpClient http, std::string_view vhost) : http_(std::move(http)), paths_(vhost) {}
 
-Result<ApiClient::Answer> ApiClient::call(HttpMethod method, const std::string& target,
-                                          const json* body) {
+Result<ApiClient::Answer> ApiClient::call(HttpMethod method, const std::string& target, const json* body) {
   auto response = http_.request(method, target, body == nullptr ? "" : json_text(*body));
   if (!response) return std::move(response).error();
-  const auto request_name =
-      fmt::format("{} {} at {}", http_method_name(method), target, http_.url().text);
+  const auto request_name = fmt::format("{} {} at {}", http_method_name(method), target, http_.url().text);
   auto parsed = interpret_response(*response, request_name);
   if (!parsed) return std::move(parsed).error();
   return Answer{response->status, std::move(*parsed)};
@@ -84,12 +80,13 @@ Result<json> ApiClient::call_json(HttpMethod method, const std::string& target, 
 Result<QueueDeclared> ApiClient::declare_queue(std::string_view name, const json& settings) {
   auto answer = call(HttpMethod::kPut, paths_.queue(name), &settings);
   if (!answer) return std::move(answer).error();
-  const auto outcome =
-      answer->status == 201 ? QueueDeclaration::kCreated : QueueDeclaration::kAlreadyExisted;
+  const auto outcome = answer->status == 201 ? QueueDeclaration::kCreated : QueueDeclaration::kAlreadyExisted;
   return QueueDeclared{outcome, std::move(answer->body)};
 }
 
-Result<json> ApiClient::list_queues() { return call_json(HttpMethod::kGet, paths_.queues()); }
+Result<json> ApiClient::list_queues() {
+  return call_json(HttpMethod::kGet, paths_.queues());
+}
 
 Result<json> ApiClient::show_queue(std::string_view name) {
   return call_json(HttpMethod::kGet, paths_.queue(name));
@@ -130,6 +127,8 @@ Result<json> ApiClient::peek(std::string_view queue, uint32_t max) {
   return call_json(HttpMethod::kGet, paths_.peek(queue, max));
 }
 
-Result<json> ApiClient::stats() { return call_json(HttpMethod::kGet, ApiPaths::stats()); }
+Result<json> ApiClient::stats() {
+  return call_json(HttpMethod::kGet, ApiPaths::stats());
+}
 
 }  // namespace ballast::tools

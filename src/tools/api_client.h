@@ -23,8 +23,7 @@ namespace ballast::tools {
 // fix; a code this CLI does not know becomes INVALID_ARGUMENT with the server's code named in the
 // message. Any other refusal, and a 2xx body that is not JSON, is INVALID_ARGUMENT naming
 // `request_name` (e.g. "GET /api/v1/queues at http://127.0.0.1:8080") and the HTTP status.
-Result<nlohmann::json> interpret_response(const HttpResponse& response,
-                                          std::string_view request_name);
+Result<nlohmann::json> interpret_response(const HttpResponse& response, std::string_view request_name);
 
 enum class QueueDeclaration { kCreated, kAlreadyExisted };
 enum class Requeue { kNo, kYes };
@@ -57,8 +56,7 @@ class ApiClient {
   Result<nlohmann::json> receive(std::string_view queue, const ReceiveRequest& request);
   // `receipts` is an array of receipt strings from receive().
   Result<nlohmann::json> ack(std::string_view queue, const nlohmann::json& receipts);
-  Result<nlohmann::json> nack(std::string_view queue, const nlohmann::json& receipts,
-                              Requeue requeue);
+  Result<nlohmann::json> nack(std::string_view queue, const nlohmann::json& receipts, Requeue requeue);
   Result<nlohmann::json> peek(std::string_view queue, uint32_t max);
   Result<nlohmann::json> stats();
 
@@ -68,8 +66,7 @@ class ApiClient {
     nlohmann::json body;
   };
 
-  Result<Answer> call(HttpMethod method, const std::string& target,
-                      const nlohmann::json* body = nullptr);
+  Result<Answer> call(HttpMethod method, const std::string& target, const nlohmann::json* body = nullptr);
   Result<nlohmann::json> call_json(HttpMethod method, const std::string& target,
                                    const nlohmann::json* body = nullptr);
 

@@ -42,8 +42,7 @@ TEST(InterpretResponse, RefusalWithoutABallastErrorBodyNamesRequestAndStatus) {
     auto parsed = interpret_response({502, body}, "GET /api/v1/stats at http://h:1");
     ASSERT_FALSE(parsed.ok()) << body;
     EXPECT_NE(parsed.error().message().find("HTTP 502"), std::string::npos);
-    EXPECT_NE(parsed.error().message().find("GET /api/v1/stats at http://h:1"),
-              std::string::npos);
+    EXPECT_NE(parsed.error().message().find("GET /api/v1/stats at http://h:1"), std::string::npos);
   }
 }
 
@@ -84,15 +83,13 @@ TEST(ApiClient, CallsReachTheDocumentedRoutes) {
   EXPECT_EQ(json::parse(requests[1].body),
             (json{{"max", 5}, {"wait_seconds", 2}, {"visibility_timeout_seconds", 30}}));
   EXPECT_EQ(json::parse(requests[2].body), (json{{"receipts", {"r1"}}, {"requeue", true}}));
-  EXPECT_EQ(requests[3].method + " " + requests[3].target,
-            "GET /api/v1/vhosts/eu/queues/q/messages?max=3");
+  EXPECT_EQ(requests[3].method + " " + requests[3].target, "GET /api/v1/vhosts/eu/queues/q/messages?max=3");
   EXPECT_EQ(requests[4].target, "/api/v1/stats");
 }
 
 TEST(ApiClient, ServerRefusalArrivesAsTheServersError) {
   LoopbackHttpServer server([](const RecordedRequest&) {
-    return CannedReply{
-        409, R"({"error":{"code":"QUEUE_EXISTS_DIFFERENT","message":"m","fix":"f"}})"};
+    return CannedReply{409, R"({"error":{"code":"QUEUE_EXISTS_DIFFERENT","message":"m","fix":"f"}})"};
   });
   auto api = api_for(server);
   auto declared = api.declare_queue("jobs", json::object());

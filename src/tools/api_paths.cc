@@ -9,8 +9,8 @@ constexpr std::string_view kDefaultVhost = "/";
 
 // Spelled out rather than std::isalnum, which depends on the locale.
 bool is_unreserved(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
 }
 
 std::string queues_path(std::string_view vhost) {

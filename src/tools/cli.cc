@@ -14,12 +14,10 @@ namespace {
 
 void add_global_options(CLI::App& app, GlobalOptions& globals) {
   app.add_option("--server", globals.server,
-                 fmt::format("ballastd's HTTP address (else BALLAST_SERVER, else {})",
-                             kDefaultServer));
+                 fmt::format("ballastd's HTTP address (else BALLAST_SERVER, else {})", kDefaultServer));
   app.add_option("--vhost", globals.vhost, "Virtual host of the queues")->capture_default_str();
   app.add_flag("--json", globals.json_output, "Print the server's JSON, for scripts");
-  app.set_version_flag("--version", fmt::format("ballast {}", kBallastVersion),
-                       "Print the version and exit");
+  app.set_version_flag("--version", fmt::format("ballast {}", kBallastVersion), "Print the version and exit");
 }
 
 // CLI11 reports --help, --version and usage errors by throwing; it prints them here.
@@ -40,8 +38,7 @@ std::string help_footer() {
          "Documentation: docs/cli.md";
 }
 
-ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& environment,
-                 Console& console) {
+ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& environment, Console& console) {
   CLI::App app("ballast: the command line for the Ballast message-queue server", "ballast");
   app.fallthrough();  // global options may also follow the subcommand
   app.require_subcommand(1);

@@ -28,7 +28,6 @@ struct CliEnvironment {
 std::string help_footer();
 
 // `argv[0]` is the program name, as in main().
-ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& environment,
-                 Console& console);
+ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& environment, Console& console);
 
 }  // namespace ballast::tools

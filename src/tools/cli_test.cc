@@ -94,13 +94,13 @@ TEST_F(CliAgainstLoopbackServer, SendsStdinOneLinePerMessageInBatchesOf500) {
 }
 
 TEST_F(CliAgainstLoopbackServer, SendsTheBodyArgumentWithItsOptions) {
-  const auto result = ballast({"send", "jobs", "hi", "--header", "tenant=acme", "--priority",
-                               "5", "--id", "order-1", "--json"});
+  const auto result = ballast(
+      {"send", "jobs", "hi", "--header", "tenant=acme", "--priority", "5", "--id", "order-1", "--json"});
   ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
   const auto posts = requests_to("/messages");
   ASSERT_EQ(posts.size(), 1u);
-  const json expected = {{"body", "hi"}, {"headers", {{"tenant", "acme"}}},
-                         {"id", "order-1"}, {"priority", 5}};
+  const json expected = {
+      {"body", "hi"}, {"headers", {{"tenant", "acme"}}}, {"id", "order-1"}, {"priority", 5}};
   EXPECT_EQ(json::parse(posts[0].body), (json{{"messages", {expected}}}));
   EXPECT_EQ(json::parse(result.out)["durability"], "fsync");
 }
@@ -147,16 +147,15 @@ TEST_F(CliAgainstLoopbackServer, QueueListIsATableAndJsonIsTheServersAnswer) {
 }
 
 TEST_F(CliAgainstLoopbackServer, QueueCreateSendsOnlyTheGivenSettingsUnderApiNames) {
-  const auto result = ballast({"--vhost", "eu", "queue", "create", "jobs", "--max-length",
-                               "010", "--overflow", "drop-head", "--visibility-timeout-seconds",
-                               "30"});
+  const auto result = ballast({"--vhost", "eu", "queue", "create", "jobs", "--max-length", "010",
+                               "--overflow", "drop-head", "--visibility-timeout-seconds", "30"});
   ASSERT_EQ(result.code, ExitCode::kOk) << result.err;
   EXPECT_EQ(result.out, "created queue jobs\n");
   const auto puts = requests_to("/api/v1/vhosts/eu/queues/jobs");
   ASSERT_EQ(puts.size(), 1u);
-  EXPECT_EQ(json::parse(puts[0].body), (json{{"max_length", 10},
-                                             {"overflow", "drop-head"},
-                                             {"default_visibility_timeout_seconds", 30}}));
+  EXPECT_EQ(
+      json::parse(puts[0].body),
+      (json{{"max_length", 10}, {"overflow", "drop-head"}, {"default_visibility_timeout_seconds", 30}}));
 }
 
 TEST_F(CliAgainstLoopbackServer, ServerRefusalExitsOneWithCodeMessageAndFix) {

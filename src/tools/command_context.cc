@@ -6,8 +6,8 @@
 
 namespace ballast::tools {
 
-ExitCode print_answer(const Result<nlohmann::json>& answer, const GlobalOptions& globals,
-                      Console& console, const HumanRenderer& render) {
+ExitCode print_answer(const Result<nlohmann::json>& answer, const GlobalOptions& globals, Console& console,
+                      const HumanRenderer& render) {
   if (!answer) return report_error(answer.error(), console.err);
   console.out << (globals.json_output ? json_text(*answer) + "\n" : render(*answer));
   return ExitCode::kOk;

@@ -36,7 +36,7 @@ using HumanRenderer = std::function<std::string(const nlohmann::json& answer)>;
 // The common ending of a command with one request: reports a failed `answer` on console.err;
 // prints a successful one on console.out, as one line of JSON with --json, else as `render`
 // makes it.
-ExitCode print_answer(const Result<nlohmann::json>& answer, const GlobalOptions& globals,
-                      Console& console, const HumanRenderer& render);
+ExitCode print_answer(const Result<nlohmann::json>& answer, const GlobalOptions& globals, Console& console,
+                      const HumanRenderer& render);
 
 }  // namespace ballast::tools

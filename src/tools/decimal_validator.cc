@@ -7,9 +7,8 @@ namespace ballast::tools {
 CLI::Validator decimal_number() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
-        const bool digits_only =
-            !value.empty() &&
-            std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool digits_only = !value.empty() && std::all_of(value.begin(), value.end(),
+                                                               [](char c) { return c >= '0' && c <= '9'; });
         if (!digits_only) {
           return "\"" + value + "\" is not a whole number written in decimal digits, e.g. 100";
         }

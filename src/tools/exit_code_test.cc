@@ -19,10 +19,10 @@ TEST(ExitCode, UnreachableServerIsThreeAndEveryOtherErrorIsOne) {
 
 TEST(ExitCode, ReportsCodeMessageAndFixOnTwoLines) {
   std::ostringstream err;
-  const auto code = report_error(
-      Error(ErrorCode::kQueueNotFound, "queue \"jobs\" (vhost \"/\") does not exist",
-            "create it with ballast queue create jobs"),
-      err);
+  const auto code =
+      report_error(Error(ErrorCode::kQueueNotFound, "queue \"jobs\" (vhost \"/\") does not exist",
+                         "create it with ballast queue create jobs"),
+                   err);
   EXPECT_EQ(code, ExitCode::kRefused);
   EXPECT_EQ(err.str(),
             "ballast: QUEUE_NOT_FOUND: queue \"jobs\" (vhost \"/\") does not exist\n"
@@ -35,8 +35,7 @@ TEST(ExitCode, OmitsTheFixLineWhenThereIsNoFix) {
 
 TEST(ExitCode, UsageErrorsAreTwoWhateverTheirCode) {
   std::ostringstream err;
-  EXPECT_EQ(report_usage_error(Error(ErrorCode::kInvalidArgument, "bad", "fix"), err),
-            ExitCode::kUsage);
+  EXPECT_EQ(report_usage_error(Error(ErrorCode::kInvalidArgument, "bad", "fix"), err), ExitCode::kUsage);
   EXPECT_EQ(err.str(), "ballast: INVALID_ARGUMENT: bad\nFix: fix\n");
 }
 

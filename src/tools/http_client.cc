@@ -15,10 +15,14 @@ constexpr std::string_view kUnreachableFix =
 
 bhttp::verb beast_verb(HttpMethod method) {
   switch (method) {
-    case HttpMethod::kGet: return bhttp::verb::get;
-    case HttpMethod::kPut: return bhttp::verb::put;
-    case HttpMethod::kPost: return bhttp::verb::post;
-    case HttpMethod::kDelete: return bhttp::verb::delete_;
+    case HttpMethod::kGet:
+      return bhttp::verb::get;
+    case HttpMethod::kPut:
+      return bhttp::verb::put;
+    case HttpMethod::kPost:
+      return bhttp::verb::post;
+    case HttpMethod::kDelete:
+      return bhttp::verb::delete_;
   }
   BALLAST_CHECK(false, "unknown HttpMethod {}", static_cast<int>(method));
   return bhttp::verb::get;
@@ -26,8 +30,8 @@ bhttp::verb beast_verb(HttpMethod method) {
 
 bhttp::request<bhttp::string_body> build_request(HttpMethod method, std::string_view target,
                                                  std::string_view body, const ServerUrl& url) {
-  bhttp::request<bhttp::string_body> request(
-      beast_verb(method), beast::string_view(target.data(), target.size()), 11);
+  bhttp::request<bhttp::string_body> request(beast_verb(method),
+                                             beast::string_view(target.data(), target.size()), 11);
   request.set(bhttp::field::host, fmt::format("{}:{}", url.host, url.port));
   request.set(bhttp::field::user_agent, "ballast-cli");
   request.set(bhttp::field::accept, "application/json");
@@ -68,10 +72,14 @@ struct HttpClient::Attempt {
 
 std::string_view http_method_name(HttpMethod method) {
   switch (method) {
-    case HttpMethod::kGet: return "GET";
-    case HttpMethod::kPut: return "PUT";
-    case HttpMethod::kPost: return "POST";
-    case HttpMethod::kDelete: return "DELETE";
+    case HttpMethod::kGet:
+      return "GET";
+    case HttpMethod::kPut:
+      return "PUT";
+    case HttpMethod::kPost:
+      return "POST";
+    case HttpMethod::kDelete:
+      return "DELETE";
   }
   BALLAST_CHECK(false, "unknown HttpMethod {}", static_cast<int>(method));
   return "";
@@ -83,8 +91,7 @@ HttpClient::~HttpClient() = default;
 HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 
-Result<HttpResponse> HttpClient::request(HttpMethod method, std::string_view target,
-                                         std::string_view body) {
+Result<HttpResponse> HttpClient::request(HttpMethod method, std::string_view target, std::string_view body) {
   const bool reusing_connection = connection_ != nullptr;
   Attempt attempt = send_once(method, target, body);
   if (reusing_connection && attempt.closed_before_answer) {
@@ -101,9 +108,7 @@ Result<std::unique_ptr<HttpClient::Connection>> HttpClient::open_connection() co
   if (!error) {
     connection->stream.expires_after(request_timeout_);
     connection->stream.async_connect(
-        endpoints, [&error](const boost::system::error_code& outcome, const auto&) {
-          error = outcome;
-        });
+        endpoints, [&error](const boost::system::error_code& outcome, const auto&) { error = outcome; });
     run_started_operations(connection->io);
   }
   if (error) {
@@ -114,8 +119,7 @@ Result<std::unique_ptr<HttpClient::Connection>> HttpClient::open_connection() co
   return connection;
 }
 
-HttpClient::Attempt HttpClient::send_once(HttpMethod method, std::string_view target,
-                                          std::string_view body) {
+HttpClient::Attempt HttpClient::send_once(HttpMethod method, std::string_view target, std::string_view body) {
   if (connection_ == nullptr) {
     auto opened = open_connection();
     if (!opened) return Attempt{std::move(opened).error()};
@@ -124,9 +128,7 @@ HttpClient::Attempt HttpClient::send_once(HttpMethod method, std::string_view ta
   Connection& connection = *connection_;
   const auto request = build_request(method, target, body, url_);
   boost::system::error_code error;
-  const auto record = [&error](const boost::system::error_code& outcome, size_t) {
-    error = outcome;
-  };
+  const auto record = [&error](const boost::system::error_code& outcome, size_t) { error = outcome; };
   connection.stream.expires_after(request_timeout_);
   bhttp::async_write(connection.stream, request, record);
   run_started_operations(connection.io);
@@ -158,14 +160,14 @@ Error HttpClient::exchange_error(HttpMethod method, std::string_view target,
   }
   if (error == beast::error::timeout) {
     return Error(ErrorCode::kServerUnreachable,
-                 fmt::format("ballastd at {} did not answer {} within {} ms", url_.text,
-                             request_name, request_timeout_.count()),
+                 fmt::format("ballastd at {} did not answer {} within {} ms", url_.text, request_name,
+                             request_timeout_.count()),
                  "check that ballastd is running and not stalled (its log says why), and that "
                  "--server or BALLAST_SERVER names it");
   }
   return Error(ErrorCode::kServerUnreachable,
-               fmt::format("lost the connection to ballastd at {} during {}: {}", url_.text,
-                           request_name, error.message()),
+               fmt::format("lost the connection to ballastd at {} during {}: {}", url_.text, request_name,
+                           error.message()),
                "check that ballastd is still running (its log says why it closed the "
                "connection) and that --server or BALLAST_SERVER names it");
 }

@@ -20,9 +20,7 @@ HttpClient client_for(const std::string& url, std::chrono::milliseconds timeout 
 }
 
 TEST(HttpClient, SendsMethodTargetAndJsonBodyAndReturnsTheAnswer) {
-  LoopbackHttpServer server([](const RecordedRequest&) {
-    return CannedReply{201, R"({"created":true})"};
-  });
+  LoopbackHttpServer server([](const RecordedRequest&) { return CannedReply{201, R"({"created":true})"}; });
   auto client = client_for(server.url());
   auto response = client.request(HttpMethod::kPut, "/api/v1/queues/jobs", R"({"max_length":5})");
   ASSERT_TRUE(response.ok()) << response.error().describe();
@@ -37,9 +35,7 @@ TEST(HttpClient, SendsMethodTargetAndJsonBodyAndReturnsTheAnswer) {
 }
 
 TEST(HttpClient, ErrorStatusesAreAnswersNotFailures) {
-  LoopbackHttpServer server([](const RecordedRequest&) {
-    return CannedReply{404, R"({"error":{}})"};
-  });
+  LoopbackHttpServer server([](const RecordedRequest&) { return CannedReply{404, R"({"error":{}})"}; });
   auto client = client_for(server.url());
   auto response = client.request(HttpMethod::kGet, "/api/v1/queues/x", "");
   ASSERT_TRUE(response.ok());
@@ -55,9 +51,7 @@ TEST(HttpClient, KeepsOneConnectionAliveAcrossRequests) {
 }
 
 TEST(HttpClient, OpensANewConnectionAfterTheServerAsksToClose) {
-  LoopbackHttpServer server([](const RecordedRequest&) {
-    return CannedReply{200, "{}", ReplyMode::kClose};
-  });
+  LoopbackHttpServer server([](const RecordedRequest&) { return CannedReply{200, "{}", ReplyMode::kClose}; });
   auto client = client_for(server.url());
   ASSERT_TRUE(client.request(HttpMethod::kGet, "/", "").ok());
   ASSERT_TRUE(client.request(HttpMethod::kGet, "/", "").ok());
@@ -90,8 +84,7 @@ TEST(HttpClient, RefusedConnectionIsUnreachableNamingUrlAndOsError) {
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.error().code(), ErrorCode::kServerUnreachable);
   EXPECT_NE(response.error().message().find(url), std::string::npos);
-  EXPECT_NE(response.error().message().find("refused"), std::string::npos)
-      << response.error().message();
+  EXPECT_NE(response.error().message().find("refused"), std::string::npos) << response.error().message();
   EXPECT_NE(response.error().fix().find("BALLAST_SERVER"), std::string::npos);
 }
 

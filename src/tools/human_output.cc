@@ -55,8 +55,8 @@ std::string render_queue_list(const json& answer) {
                       {"ACK/S", Align::kRight}});
   for (const auto& queue : array_field(answer, "queues")) {
     std::vector<std::string> row;
-    for (const char* key : {"name", "messages", "in_flight", "delayed", "bytes", "publish_rate",
-                            "deliver_rate", "ack_rate"}) {
+    for (const char* key :
+         {"name", "messages", "in_flight", "delayed", "bytes", "publish_rate", "deliver_rate", "ack_rate"}) {
       row.push_back(cell_text(field(queue, key)));
     }
     table.add_row(std::move(row));

@@ -27,13 +27,11 @@ TEST(HumanOutput, QueueListIsAnAlignedTable) {
 }
 
 TEST(HumanOutput, QueueListWithoutQueuesIsJustTheHeader) {
-  EXPECT_EQ(render_queue_list(json::object()).find('\n'),
-            render_queue_list(json::object()).size() - 1);
+  EXPECT_EQ(render_queue_list(json::object()).find('\n'), render_queue_list(json::object()).size() - 1);
 }
 
 TEST(HumanOutput, KeyValuesFlattenNestedObjects) {
-  const json queue = {{"name", "jobs"},
-                      {"settings", {{"max_length", nullptr}, {"overflow", "drop-head"}}}};
+  const json queue = {{"name", "jobs"}, {"settings", {{"max_length", nullptr}, {"overflow", "drop-head"}}}};
   EXPECT_EQ(render_key_values(queue),
             "KEY                  VALUE\n"
             "name                 jobs\n"

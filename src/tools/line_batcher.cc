@@ -17,8 +17,7 @@ Result<std::vector<std::string>> LineBatcher::next_batch() {
     lines.push_back(std::move(line));
   }
   if (input_.bad() || (input_.fail() && !input_.eof())) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("could not read messages from {}", source_name_),
+    return Error(ErrorCode::kInvalidArgument, fmt::format("could not read messages from {}", source_name_),
                  "give a readable text file with --file (one message per line), or pipe the "
                  "messages into stdin");
   }

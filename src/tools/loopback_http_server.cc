@@ -15,8 +15,7 @@ struct LoopbackHttpServer::State {
   explicit State(RequestHandler request_handler) : handler(std::move(request_handler)) {}
 
   struct Session {
-    explicit Session(tcp::socket accepted, size_t number)
-        : socket(std::move(accepted)), connection(number) {}
+    explicit Session(tcp::socket accepted, size_t number) : socket(std::move(accepted)), connection(number) {}
     tcp::socket socket;
     size_t connection;
     boost::beast::flat_buffer buffer;
@@ -86,8 +85,7 @@ void LoopbackHttpServer::State::answer(std::shared_ptr<Session> session) {
   response.body() = reply.body;
   response.prepare_payload();
   bhttp::async_write(session->socket, response,
-                     [this, session, mode = reply.mode](const boost::system::error_code& error,
-                                                        size_t) {
+                     [this, session, mode = reply.mode](const boost::system::error_code& error, size_t) {
                        if (error) return;
                        if (mode == ReplyMode::kKeepAlive) return read_next(session);
                        boost::system::error_code ignored;

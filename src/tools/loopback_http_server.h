@@ -22,10 +22,10 @@ struct RecordedRequest {
 };
 
 enum class ReplyMode {
-  kKeepAlive,           // answer and wait for the next request on the connection
-  kClose,               // answer with "Connection: close" and close
-  kAnswerThenDrop,      // answer as if keeping the connection alive, then close it anyway
-  kNeverAnswer,         // hold the connection open without answering
+  kKeepAlive,       // answer and wait for the next request on the connection
+  kClose,           // answer with "Connection: close" and close
+  kAnswerThenDrop,  // answer as if keeping the connection alive, then close it anyway
+  kNeverAnswer,     // hold the connection open without answering
 };
 
 struct CannedReply {

@@ -18,8 +18,7 @@ Status check_utf8(std::string_view option, std::string_view value) {
 Status check_header(const std::string& header) {
   const auto equals = header.find('=');
   if (equals == std::string::npos || equals == 0) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("--header \"{}\" is not NAME=VALUE", header),
+    return Error(ErrorCode::kInvalidArgument, fmt::format("--header \"{}\" is not NAME=VALUE", header),
                  "write each header as --header NAME=VALUE, e.g. --header tenant=acme");
   }
   return check_utf8(fmt::format("--header \"{}\"", header.substr(0, equals)), header);

@@ -34,7 +34,6 @@ Status check_message_options(const MessageOptions& options);
 nlohmann::json message_json(std::string_view body, const MessageOptions& options);
 
 // The "messages" array of a publish request: message_json() of each body, in order.
-nlohmann::json messages_json(const std::vector<std::string>& bodies,
-                             const MessageOptions& options);
+nlohmann::json messages_json(const std::vector<std::string>& bodies, const MessageOptions& options);
 
 }  // namespace ballast::tools

@@ -25,8 +25,7 @@ ExitCode PeekCommand::run(ApiClient& api, Console& console) const {
   if (!answer) return report_error(answer.error(), console.err);
   const auto& messages = array_field(*answer, "messages");
   if (print_messages(messages, globals_, console.out) < messages.size()) {
-    return report_error(Error(ErrorCode::kInvalidArgument,
-                              "could not write every peeked message to stdout",
+    return report_error(Error(ErrorCode::kInvalidArgument, "could not write every peeked message to stdout",
                               "check where stdout goes (a full disk, a closed pipe)"),
                         console.err);
   }

@@ -33,21 +33,18 @@ QueueCommands::QueueCommands(CLI::App& app, const GlobalOptions& globals, Comman
       command->add_option("name", name_, "Queue name")->required();
     }
     command->callback([this, &selected, run] {
-      selected = [this, run](ApiClient& api, Console& console) {
-        return (this->*run)(api, console);
-      };
+      selected = [this, run](ApiClient& api, Console& console) { return (this->*run)(api, console); };
     });
   };
   add("list", "List the queues of the vhost with their counts and rates", &QueueCommands::list);
   add("show", "Show one queue's settings, counts and rates", &QueueCommands::show);
   add("delete", "Delete a queue and every message in it", &QueueCommands::remove);
-  add("purge", "Remove every ready message from a queue (leased ones stay)",
-      &QueueCommands::purge);
+  add("purge", "Remove every ready message from a queue (leased ones stay)", &QueueCommands::purge);
 }
 
 void QueueCommands::add_create(CLI::App& queue, CommandAction& selected) {
-  CLI::App* command = queue.add_subcommand(
-      "create", "Create a queue; declaring it again with the same settings is fine");
+  CLI::App* command =
+      queue.add_subcommand("create", "Create a queue; declaring it again with the same settings is fine");
   command->add_option("name", name_, "Queue name")->required();
   command->add_option("--max-length", settings_.max_length, "Most ready messages it holds")
       ->transform(decimal_number());
@@ -55,19 +52,22 @@ void QueueCommands::add_create(CLI::App& queue, CommandAction& selected) {
       ->transform(decimal_number());
   command->add_option("--overflow", settings_.overflow, "What happens at a limit")
       ->check(CLI::IsMember({"reject-publish", "drop-head"}));
-  command->add_option("--message-ttl-seconds", settings_.message_ttl_seconds,
-                     "Messages expire after this long")
+  command
+      ->add_option("--message-ttl-seconds", settings_.message_ttl_seconds, "Messages expire after this long")
       ->transform(decimal_number());
-  command->add_option("--delivery-limit", settings_.delivery_limit,
-                     "Dead-letter a message after this many deliveries")
+  command
+      ->add_option("--delivery-limit", settings_.delivery_limit,
+                   "Dead-letter a message after this many deliveries")
       ->transform(decimal_number());
   command->add_option("--dead-letter-queue", settings_.dead_letter_queue,
-                     "Queue that receives expired, rejected and over-delivered messages");
-  command->add_option("--dedup-window-seconds", settings_.dedup_window_seconds,
-                     "How long a message id is remembered for idempotent publish")
+                      "Queue that receives expired, rejected and over-delivered messages");
+  command
+      ->add_option("--dedup-window-seconds", settings_.dedup_window_seconds,
+                   "How long a message id is remembered for idempotent publish")
       ->transform(decimal_number());
-  command->add_option("--visibility-timeout-seconds", settings_.visibility_timeout_seconds,
-                     "Default lease of a received message before it is delivered again")
+  command
+      ->add_option("--visibility-timeout-seconds", settings_.visibility_timeout_seconds,
+                   "Default lease of a received message before it is delivered again")
       ->transform(decimal_number());
   command->callback([this, &selected] {
     selected = [this](ApiClient& api, Console& console) { return create(api, console); };
@@ -83,8 +83,7 @@ json QueueCommands::settings_json() const {
   set_if_given(settings, "delivery_limit", settings_.delivery_limit);
   set_if_given(settings, "dead_letter_queue", settings_.dead_letter_queue);
   set_if_given(settings, "dedup_window_seconds", settings_.dedup_window_seconds);
-  set_if_given(settings, "default_visibility_timeout_seconds",
-               settings_.visibility_timeout_seconds);
+  set_if_given(settings, "default_visibility_timeout_seconds", settings_.visibility_timeout_seconds);
   return settings;
 }
 
@@ -110,9 +109,8 @@ ExitCode QueueCommands::show(ApiClient& api, Console& console) const {
 }
 
 ExitCode QueueCommands::remove(ApiClient& api, Console& console) const {
-  return print_answer(api.delete_queue(name_), globals_, console, [this](const json&) {
-    return fmt::format("deleted queue {}\n", name_);
-  });
+  return print_answer(api.delete_queue(name_), globals_, console,
+                      [this](const json&) { return fmt::format("deleted queue {}\n", name_); });
 }
 
 ExitCode QueueCommands::purge(ApiClient& api, Console& console) const {

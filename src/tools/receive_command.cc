@@ -44,23 +44,21 @@ size_t print_messages(const json& messages, const GlobalOptions& globals, std::o
   return printed;
 }
 
-ReceiveCommand::ReceiveCommand(CLI::App& app, const GlobalOptions& globals,
-                               CommandAction& selected)
+ReceiveCommand::ReceiveCommand(CLI::App& app, const GlobalOptions& globals, CommandAction& selected)
     : globals_(globals) {
-  CLI::App* receive =
-      app.add_subcommand("receive", "Receive messages, print them and ack what was printed");
+  CLI::App* receive = app.add_subcommand("receive", "Receive messages, print them and ack what was printed");
   receive->add_option("queue", queue_, "Queue name")->required();
   receive->add_option("--count", request_.max, "Receive at most this many messages")
       ->transform(decimal_number())
       ->capture_default_str();
-  receive->add_option("--wait", request_.wait_seconds,
-                      "Wait up to this many seconds for a first message")
+  receive->add_option("--wait", request_.wait_seconds, "Wait up to this many seconds for a first message")
       ->transform(decimal_number())
       ->capture_default_str();
   receive->add_flag("--no-ack", no_ack_,
                     "Leave the messages leased; they come back after the visibility timeout");
-  receive->add_option("--visibility-timeout-seconds", request_.visibility_timeout_seconds,
-                      "Lease length (the queue's default when not given)")
+  receive
+      ->add_option("--visibility-timeout-seconds", request_.visibility_timeout_seconds,
+                   "Lease length (the queue's default when not given)")
       ->transform(decimal_number());
   receive->callback([this, &selected] {
     selected = [this](ApiClient& api, Console& console) { return run(api, console); };
@@ -82,12 +80,11 @@ ExitCode ReceiveCommand::settle(ApiClient& api, const json& messages, size_t pri
   if (!acked.empty()) {
     auto ack = api.ack(queue_, acked);
     if (!ack) {
-      return report_error(
-          ack.error().with_context(fmt::format(
-              "acking the {} printed messages (they will be delivered again once their "
-              "visibility timeout passes)",
-              acked.size())),
-          console.err);
+      return report_error(ack.error().with_context(fmt::format(
+                              "acking the {} printed messages (they will be delivered again once their "
+                              "visibility timeout passes)",
+                              acked.size())),
+                          console.err);
     }
   }
   if (printed == messages.size()) return ExitCode::kOk;

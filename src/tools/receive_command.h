@@ -24,8 +24,7 @@ namespace ballast::tools {
 // Writes each message in `messages` on its own line of `out` (its body, or its JSON object when
 // `globals.json_output`), flushing after each, and returns how many were written before the
 // stream failed.
-size_t print_messages(const nlohmann::json& messages, const GlobalOptions& globals,
-                      std::ostream& out);
+size_t print_messages(const nlohmann::json& messages, const GlobalOptions& globals, std::ostream& out);
 
 class ReceiveCommand {
  public:
@@ -36,8 +35,7 @@ class ReceiveCommand {
  private:
   ExitCode run(ApiClient& api, Console& console) const;
   // Acks the first `printed` messages and nacks the rest back to the queue.
-  ExitCode settle(ApiClient& api, const nlohmann::json& messages, size_t printed,
-                  Console& console) const;
+  ExitCode settle(ApiClient& api, const nlohmann::json& messages, size_t printed, Console& console) const;
 
   const GlobalOptions& globals_;
   std::string queue_;

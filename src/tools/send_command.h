@@ -42,8 +42,8 @@ class SendCommand {
   ExitCode send_lines(ApiClient& api, std::istream& input, const std::string& source_name,
                       Console& console) const;
   // Publishes one batch; on failure reports the error, saying how many were sent before it.
-  std::optional<ExitCode> publish(ApiClient& api, const std::vector<std::string>& bodies,
-                                  Tally& tally, Console& console) const;
+  std::optional<ExitCode> publish(ApiClient& api, const std::vector<std::string>& bodies, Tally& tally,
+                                  Console& console) const;
   void print_summary(const Tally& tally, Console& console) const;
 
   const GlobalOptions& globals_;

@@ -46,8 +46,7 @@ Result<std::pair<std::string, std::string>> split_authority(std::string_view url
   }
   const auto colon = authority.find(':');
   if (colon == std::string_view::npos) return std::pair{std::string(authority), std::string()};
-  return std::pair{std::string(authority.substr(0, colon)),
-                   std::string(authority.substr(colon + 1))};
+  return std::pair{std::string(authority.substr(0, colon)), std::string(authority.substr(colon + 1))};
 }
 
 }  // namespace

@@ -28,9 +28,9 @@ TEST(ServerUrl, UnwrapsIpv6Addresses) {
 }
 
 TEST(ServerUrl, RefusesWhatItCannotServeNamingTheUrl) {
-  for (const char* bad : {"https://x:1", "127.0.0.1:8080", "http://", "http://:8080",
-                          "http://host:0", "http://host:65536", "http://host:80x",
-                          "http://host:8080/prefix", "http://user@host", "http://[::1"}) {
+  for (const char* bad :
+       {"https://x:1", "127.0.0.1:8080", "http://", "http://:8080", "http://host:0", "http://host:65536",
+        "http://host:80x", "http://host:8080/prefix", "http://user@host", "http://[::1"}) {
     auto url = parse_server_url(bad);
     ASSERT_FALSE(url.ok()) << bad;
     EXPECT_EQ(url.error().code(), ErrorCode::kInvalidArgument);

@@ -11,9 +11,8 @@ constexpr std::string_view kGap = "  ";
 
 // Code points, so a queue name with accents does not push its row out of line.
 size_t display_width(const std::string& text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 }  // namespace
@@ -21,8 +20,8 @@ size_t display_width(const std::string& text) {
 TablePrinter::TablePrinter(std::vector<Column> columns) : columns_(std::move(columns)) {}
 
 void TablePrinter::add_row(std::vector<std::string> cells) {
-  BALLAST_CHECK(cells.size() <= columns_.size(), "table row has {} cells for {} columns",
-                cells.size(), columns_.size());
+  BALLAST_CHECK(cells.size() <= columns_.size(), "table row has {} cells for {} columns", cells.size(),
+                columns_.size());
   cells.resize(columns_.size());
   rows_.push_back(std::move(cells));
 }

@@ -29,8 +29,7 @@ class TablePrinter {
 
  private:
   std::vector<size_t> column_widths() const;
-  std::string render_line(const std::vector<std::string>& cells,
-                          const std::vector<size_t>& widths) const;
+  std::string render_line(const std::vector<std::string>& cells, const std::vector<size_t>& widths) const;
 
   std::vector<Column> columns_;
   std::vector<std::vector<std::string>> rows_;

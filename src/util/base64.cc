@@ -11,7 +11,8 @@ constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 constexpr std::array<int8_t, 256> make_reverse() {
   std::array<int8_t, 256> reverse{};
   for (auto& value : reverse) value = -1;
-  for (size_t i = 0; i < kAlphabet.size(); ++i) reverse[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+  for (size_t i = 0; i < kAlphabet.size(); ++i)
+    reverse[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
   return reverse;
 }
 
@@ -24,8 +25,8 @@ std::string base64_encode(std::string_view bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t triple = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                            static_cast<uint8_t>(bytes[i + 2]);
+    const uint32_t triple = (static_cast<uint8_t>(bytes[i]) << 16) |
+                            (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
     for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(triple >> shift) & 0x3F]);
   }
   const size_t rest = bytes.size() - i;

@@ -11,14 +11,13 @@
 #include <string>
 
 namespace ballast::detail {
-[[noreturn]] void check_failed(const char* condition, const std::string& message,
-                               std::source_location where);
+[[noreturn]] void check_failed(const char* condition, const std::string& message, std::source_location where);
 }  // namespace ballast::detail
 
-#define BALLAST_CHECK(condition, ...)                                                   \
-  do {                                                                                  \
-    if (!(condition)) [[unlikely]] {                                                    \
-      ::ballast::detail::check_failed(#condition, ::fmt::format(__VA_ARGS__),           \
-                                      ::std::source_location::current());               \
-    }                                                                                   \
+#define BALLAST_CHECK(condition, ...)                                         \
+  do {                                                                        \
+    if (!(condition)) [[unlikely]] {                                          \
+      ::ballast::detail::check_failed(#condition, ::fmt::format(__VA_ARGS__), \
+                                      ::std::source_location::current());     \
+    }                                                                         \
   } while (false)

@@ -46,12 +46,16 @@ __attribute__((target("sse4.2"))) uint32_t extend_hardware(uint32_t crc, const u
   return ~narrow;
 }
 
-bool detect_hardware() { return __builtin_cpu_supports("sse4.2"); }
+bool detect_hardware() {
+  return __builtin_cpu_supports("sse4.2");
+}
 #else
 uint32_t extend_hardware(uint32_t crc, const unsigned char* data, size_t size) {
   return extend_software(crc, data, size);
 }
-bool detect_hardware() { return false; }
+bool detect_hardware() {
+  return false;
+}
 #endif
 
 const bool kHardware = detect_hardware();
@@ -64,6 +68,8 @@ uint32_t crc32c_extend(uint32_t crc, std::span<const std::byte> bytes) {
   return extend_software(crc, data, bytes.size());
 }
 
-bool crc32c_uses_hardware() { return kHardware; }
+bool crc32c_uses_hardware() {
+  return kHardware;
+}
 
 }  // namespace ballast

@@ -25,7 +25,9 @@ TEST(Crc32c, ExtendingInPiecesEqualsOneCall) {
   }
 }
 
-TEST(Crc32c, EmptyInputIsZero) { EXPECT_EQ(crc32c({}), 0u); }
+TEST(Crc32c, EmptyInputIsZero) {
+  EXPECT_EQ(crc32c({}), 0u);
+}
 
 }  // namespace
 }  // namespace ballast

@@ -49,7 +49,9 @@ const ErrorCodeInfo& error_code_info(ErrorCode code) {
   return kTable[0];
 }
 
-std::string_view error_code_name(ErrorCode code) { return error_code_info(code).name; }
+std::string_view error_code_name(ErrorCode code) {
+  return error_code_info(code).name;
+}
 
 std::optional<ErrorCode> error_code_from_name(std::string_view name) {
   for (const auto& row : kTable) {

@@ -14,11 +14,16 @@ Sink g_sink;  // guarded by g_sink_mu; empty means stderr
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::kTrace: return "trace";
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kTrace:
+      return "trace";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -55,8 +60,8 @@ std::string timestamp_now() {
   const std::time_t seconds = system_clock::to_time_t(now);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
-                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1,
+                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms);
 }
 
 }  // namespace
@@ -80,7 +85,9 @@ void event(Level level, std::string_view name, std::initializer_list<Field> fiel
   std::fflush(stderr);
 }
 
-void set_min_level(Level level) { g_min_level.store(level, std::memory_order_relaxed); }
+void set_min_level(Level level) {
+  g_min_level.store(level, std::memory_order_relaxed);
+}
 
 bool parse_level(std::string_view text, Level& level) {
   for (Level candidate : {Level::kTrace, Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {

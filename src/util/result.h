@@ -93,6 +93,8 @@ class [[nodiscard]] Result {
 
 using Status = Result<void>;
 
-inline Status ok_status() { return Status(Ok{}); }
+inline Status ok_status() {
+  return Status(Ok{});
+}
 
 }  // namespace ballast

@@ -40,8 +40,8 @@ void add(Sweep& sweep, const RunResult& result, const CrashPoint& point) {
   if (result.violations.empty()) return;
   ++sweep.violations;
   if (sweep.examples.size() < 5) {
-    sweep.examples.push_back(fmt::format("crash at call {} (torn {}, seed {}): {}", point.call, point.torn_bytes,
-                                         point.loss_seed, result.violations.front()));
+    sweep.examples.push_back(fmt::format("crash at call {} (torn {}, seed {}): {}", point.call,
+                                         point.torn_bytes, point.loss_seed, result.violations.front()));
   }
 }
 
@@ -69,12 +69,13 @@ class CrashConsistency : public ::testing::Test {
     EXPECT_GE(events["storage.segment_reclaimed"], 1) << "the workload must reclaim segments";
     EXPECT_GE(events["storage.compaction"], 1) << "the workload must compact";
     EXPECT_GE(reference.dead_lettered, 1u) << "the workload must dead-letter";
-    std::printf("reference run: %llu I/O calls, %llu steps, segments opened %d, reclaimed %d, "
-                "compactions %d, dead-lettered %llu\n",
-                static_cast<unsigned long long>(reference.io_calls),
-                static_cast<unsigned long long>(reference.operations), events["storage.segment_opened"],
-                events["storage.segment_reclaimed"], events["storage.compaction"],
-                static_cast<unsigned long long>(reference.dead_lettered));
+    std::printf(
+        "reference run: %llu I/O calls, %llu steps, segments opened %d, reclaimed %d, "
+        "compactions %d, dead-lettered %llu\n",
+        static_cast<unsigned long long>(reference.io_calls),
+        static_cast<unsigned long long>(reference.operations), events["storage.segment_opened"],
+        events["storage.segment_reclaimed"], events["storage.compaction"],
+        static_cast<unsigned long long>(reference.dead_lettered));
     return reference.io_calls;
   }
 
@@ -91,7 +92,8 @@ TEST_F(CrashConsistency, CrashAtEveryIoCallLosesNothingConfirmed) {
     CrashPoint point{call, (call * 37) % 300, storage::PowerLossModel::kDropAllUnsynced, call, false};
     add(sweep, run_crash_point(scratch_, options, point), point);
   }
-  std::printf("crash points: %llu, runs with a violation: %llu\n", static_cast<unsigned long long>(sweep.points),
+  std::printf("crash points: %llu, runs with a violation: %llu\n",
+              static_cast<unsigned long long>(sweep.points),
               static_cast<unsigned long long>(sweep.violations));
   EXPECT_EQ(sweep.violations, 0u) << fmt::format("{}", fmt::join(sweep.examples, "\n"));
 }
@@ -107,13 +109,15 @@ TEST_F(CrashConsistency, ThousandRandomCrashesWithTornWritesAndPartialLoss) {
   Sweep sweep;
   const uint64_t iterations = env_or("BALLAST_CRASH_ITERATIONS", 1000);
   for (uint64_t i = 0; i < iterations; ++i) {
-    CrashPoint point{1 + random() % calls, random() % 700, storage::PowerLossModel::kKeepSeededPrefix, random(), false};
+    CrashPoint point{1 + random() % calls, random() % 700, storage::PowerLossModel::kKeepSeededPrefix,
+                     random(), false};
     add(sweep, run_crash_point(scratch_, options, point), point);
   }
   std::printf("random crash points: %llu (seed %llu), runs with a violation: %llu\n",
               static_cast<unsigned long long>(sweep.points), static_cast<unsigned long long>(seed),
               static_cast<unsigned long long>(sweep.violations));
-  EXPECT_EQ(sweep.violations, 0u) << "seed " << seed << "\n" << fmt::format("{}", fmt::join(sweep.examples, "\n"));
+  EXPECT_EQ(sweep.violations, 0u) << "seed " << seed << "\n"
+                                  << fmt::format("{}", fmt::join(sweep.examples, "\n"));
 }
 
 TEST_F(CrashConsistency, FailedFsyncLosesNothingConfirmed) {

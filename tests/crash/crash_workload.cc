@@ -34,7 +34,8 @@ std::string body_for(const std::string& id, std::mt19937_64& random) {
 
 class Workload {
  public:
-  Workload(broker::BrokerCore& core, Model& model, uint64_t seed) : core_(core), model_(model), random_(seed) {}
+  Workload(broker::BrokerCore& core, Model& model, uint64_t seed)
+      : core_(core), model_(model), random_(seed) {}
 
   // Runs until `steps` are done or an operation fails; returns the steps answered.
   uint64_t run(int steps) {
@@ -51,8 +52,9 @@ class Workload {
   bool setup() {
     broker::QueueSettings settings;
     settings.dead_letter_queue = kDead;
-    for (const auto& [name, queue_settings] : {std::pair{kMain, settings}, std::pair{kDead, broker::QueueSettings{}},
-                                               std::pair{kSlow, broker::QueueSettings{}}}) {
+    for (const auto& [name, queue_settings] :
+         {std::pair{kMain, settings}, std::pair{kDead, broker::QueueSettings{}},
+          std::pair{kSlow, broker::QueueSettings{}}}) {
       auto created = await_call<broker::CreateQueueOutcome>(
           [&](auto done) { core_.create_queue("/", name, queue_settings, done); });
       if (!created) return false;
@@ -70,7 +72,8 @@ class Workload {
       ids.push_back(request.id);
       batch.push_back(request);
     }
-    auto published = await_call<broker::PublishOutcome>([&](auto done) { core_.publish("/", queue, batch, done); });
+    auto published =
+        await_call<broker::PublishOutcome>([&](auto done) { core_.publish("/", queue, batch, done); });
     if (!published) return false;
     for (const auto& request : batch) model_.confirmed[request.id] = request.body;
     return true;
@@ -171,15 +174,18 @@ void check(const Model& model, broker::BrokerCore& core, std::vector<std::string
     const bool acked = model.acked.contains(id);
     const bool uncertain = model.maybe_acked.contains(id);
     auto found = where.find(id);
-    if (acked && found != where.end()) violations.push_back(fmt::format("acknowledged message {} came back", id));
+    if (acked && found != where.end())
+      violations.push_back(fmt::format("acknowledged message {} came back", id));
     if (acked || uncertain) continue;
     if (found == where.end()) {
       violations.push_back(fmt::format("confirmed message {} is lost", id));
       continue;
     }
-    if (bodies[id] != body) violations.push_back(fmt::format("message {} came back with a different body", id));
+    if (bodies[id] != body)
+      violations.push_back(fmt::format("message {} came back with a different body", id));
     if (model.dead_lettered.contains(id) && found->second != kDead) {
-      violations.push_back(fmt::format("dead-lettered message {} is in {}, not in {}", id, found->second, kDead));
+      violations.push_back(
+          fmt::format("dead-lettered message {} is in {}, not in {}", id, found->second, kDead));
     }
   }
   for (const auto& [id, queue] : where) {
@@ -223,7 +229,8 @@ RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOp
     result.violations.push_back("recovery failed: " + error);
   } else {
     const auto health = recovered->health();
-    for (const auto& part : health.degraded) result.violations.push_back("degraded after recovery: " + part.message);
+    for (const auto& part : health.degraded)
+      result.violations.push_back("degraded after recovery: " + part.message);
     check(model, *recovered, result.violations);
   }
   recovered.reset();

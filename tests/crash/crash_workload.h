@@ -27,9 +27,9 @@ struct CrashPoint {
 };
 
 struct RunResult {
-  uint64_t io_calls = 0;      // counted by the fault layer until the crash (or the end)
-  uint64_t operations = 0;    // workload steps that were answered
-  uint64_t dead_lettered = 0; // confirmed dead-letters in the workload
+  uint64_t io_calls = 0;       // counted by the fault layer until the crash (or the end)
+  uint64_t operations = 0;     // workload steps that were answered
+  uint64_t dead_lettered = 0;  // confirmed dead-letters in the workload
   std::vector<std::string> violations;
 };
 

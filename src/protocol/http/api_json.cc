@@ -26,7 +26,8 @@ Result<json> parse_object(std::string_view body, bool empty_is_object) {
     return invalid("the request body is not valid JSON",
                    "send a JSON object, e.g. {\"body\": \"hello\"}, with Content-Type: application/json");
   }
-  if (!parsed.is_object()) return invalid("the request body is JSON but not an object", "send a JSON object {...}");
+  if (!parsed.is_object())
+    return invalid("the request body is JSON but not an object", "send a JSON object {...}");
   return parsed;
 }
 
@@ -45,7 +46,8 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-Status check_keys(const json& object, std::initializer_list<std::string_view> allowed, std::string_view where) {
+Status check_keys(const json& object, std::initializer_list<std::string_view> allowed,
+                  std::string_view where) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     std::string_view nearest;
@@ -70,8 +72,9 @@ Result<std::optional<T>> optional_number(const json& object, std::string_view ke
   auto found = object.find(key);
   if (found == object.end() || found->is_null()) return std::optional<T>();
   if (!found->is_number_unsigned() && !(found->is_number_integer() && found->get<int64_t>() >= 0)) {
-    return invalid(fmt::format("{}{} must be a whole number from 0 to {}, not {}", where, key, max, found->dump()),
-                   fmt::format("send \"{}\": <number>", key));
+    return invalid(
+        fmt::format("{}{} must be a whole number from 0 to {}, not {}", where, key, max, found->dump()),
+        fmt::format("send \"{}\": <number>", key));
   }
   const uint64_t value = found->get<uint64_t>();
   if (value > max) {
@@ -81,7 +84,8 @@ Result<std::optional<T>> optional_number(const json& object, std::string_view ke
   return std::optional<T>(static_cast<T>(value));
 }
 
-Result<std::optional<std::string>> optional_string(const json& object, std::string_view key, std::string_view where) {
+Result<std::optional<std::string>> optional_string(const json& object, std::string_view key,
+                                                   std::string_view where) {
   auto found = object.find(key);
   if (found == object.end() || found->is_null()) return std::optional<std::string>();
   if (!found->is_string()) {
@@ -102,39 +106,47 @@ Result<std::optional<bool>> optional_bool(const json& object, std::string_view k
 }
 
 Result<broker::PublishRequest> parse_message(const json& object, std::string_view where) {
-  if (!object.is_object()) return invalid(fmt::format("{}is not a JSON object", where), "send {\"body\": \"...\"}");
-  auto keys = check_keys(object, {"body", "encoding", "headers", "content_type", "correlation_id", "reply_to",
-                                  "priority", "id", "delay_seconds", "ttl_seconds"},
+  if (!object.is_object())
+    return invalid(fmt::format("{}is not a JSON object", where), "send {\"body\": \"...\"}");
+  auto keys = check_keys(object,
+                         {"body", "encoding", "headers", "content_type", "correlation_id", "reply_to",
+                          "priority", "id", "delay_seconds", "ttl_seconds"},
                          fmt::format("{}the message", where));
   if (!keys) return std::move(keys).error();
   broker::PublishRequest request;
   auto body = optional_string(object, "body", where);
   if (!body) return std::move(body).error();
-  if (!*body) return invalid(fmt::format("{}body is missing", where), "send \"body\": \"...\" (base64 for bytes)");
+  if (!*body)
+    return invalid(fmt::format("{}body is missing", where), "send \"body\": \"...\" (base64 for bytes)");
   auto encoding = optional_string(object, "encoding", where);
   if (!encoding) return std::move(encoding).error();
   const std::string encoding_name = encoding->value_or("utf8");
   if (encoding_name == "base64") {
     auto decoded = base64_decode(**body);
     if (!decoded) {
-      return invalid(fmt::format("{}body is not valid base64", where), "encode the bytes with standard base64 (RFC 4648, padded)");
+      return invalid(fmt::format("{}body is not valid base64", where),
+                     "encode the bytes with standard base64 (RFC 4648, padded)");
     }
     request.body = std::move(*decoded);
     request.properties.encoding = broker::BodyEncoding::kBase64;
   } else if (encoding_name == "utf8") {
     request.body = std::move(**body);
   } else {
-    return invalid(fmt::format("{}encoding \"{}\" is not known", where, encoding_name), "use \"utf8\" or \"base64\"");
+    return invalid(fmt::format("{}encoding \"{}\" is not known", where, encoding_name),
+                   "use \"utf8\" or \"base64\"");
   }
-  for (auto [key, target] : {std::pair{"content_type", &request.properties.content_type},
-                             std::pair{"correlation_id", &request.properties.correlation_id},
-                             std::pair{"reply_to", &request.properties.reply_to}, std::pair{"id", &request.id}}) {
+  for (auto [key, target] :
+       {std::pair{"content_type", &request.properties.content_type},
+        std::pair{"correlation_id", &request.properties.correlation_id},
+        std::pair{"reply_to", &request.properties.reply_to}, std::pair{"id", &request.id}}) {
     auto value = optional_string(object, key, where);
     if (!value) return std::move(value).error();
     if (*value) *target = std::move(**value);
   }
   if (auto headers = object.find("headers"); headers != object.end() && !headers->is_null()) {
-    if (!headers->is_object()) return invalid(fmt::format("{}headers must be an object of strings", where), "send \"headers\": {\"name\": \"value\"}");
+    if (!headers->is_object())
+      return invalid(fmt::format("{}headers must be an object of strings", where),
+                     "send \"headers\": {\"name\": \"value\"}");
     for (const auto& [name, value] : headers->items()) {
       if (!value.is_string()) {
         return invalid(fmt::format("{}header \"{}\" must be a string, not {}", where, name, value.dump()),
@@ -160,10 +172,11 @@ Result<broker::PublishRequest> parse_message(const json& object, std::string_vie
 Result<broker::QueueSettings> parse_queue_settings(std::string_view body) {
   auto object = parse_object(body, true);
   if (!object) return std::move(object).error();
-  auto keys = check_keys(*object, {"max_length", "max_bytes", "overflow", "message_ttl_seconds", "delivery_limit",
-                                   "dead_letter_queue", "dead_letter_drop", "dedup_window_seconds",
-                                   "default_visibility_timeout_seconds"},
-                         "the queue settings");
+  auto keys = check_keys(
+      *object,
+      {"max_length", "max_bytes", "overflow", "message_ttl_seconds", "delivery_limit", "dead_letter_queue",
+       "dead_letter_drop", "dedup_window_seconds", "default_visibility_timeout_seconds"},
+      "the queue settings");
   if (!keys) return std::move(keys).error();
   constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
   constexpr uint32_t kMax32 = std::numeric_limits<uint32_t>::max();
@@ -251,17 +264,20 @@ Result<SettleRequest> parse_settle(std::string_view body, std::string_view kind)
   auto object = parse_object(body, false);
   if (!object) return std::move(object).error();
   const bool extend = kind == "extend";
-  auto keys = extend ? check_keys(*object, {"receipts", "visibility_timeout_seconds"}, "an extend")
-                     : kind == "nack" ? check_keys(*object, {"receipts", "requeue"}, "a nack")
-                                      : check_keys(*object, {"receipts"}, "an ack");
+  auto keys = extend           ? check_keys(*object, {"receipts", "visibility_timeout_seconds"}, "an extend")
+              : kind == "nack" ? check_keys(*object, {"receipts", "requeue"}, "a nack")
+                               : check_keys(*object, {"receipts"}, "an ack");
   if (!keys) return std::move(keys).error();
   SettleRequest request;
   auto receipts = object->find("receipts");
   if (receipts == object->end() || !receipts->is_array() || receipts->empty()) {
-    return invalid("receipts must be a non-empty array of strings", "send {\"receipts\": [\"...\"]} from /receive");
+    return invalid("receipts must be a non-empty array of strings",
+                   "send {\"receipts\": [\"...\"]} from /receive");
   }
   for (const auto& receipt : *receipts) {
-    if (!receipt.is_string()) return invalid(fmt::format("receipt {} is not a string", receipt.dump()), "send the receipts as strings");
+    if (!receipt.is_string())
+      return invalid(fmt::format("receipt {} is not a string", receipt.dump()),
+                     "send the receipts as strings");
     request.receipts.push_back(receipt.get<std::string>());
   }
   auto requeue = optional_bool(*object, "requeue", "");
@@ -270,7 +286,8 @@ Result<SettleRequest> parse_settle(std::string_view body, std::string_view kind)
   if (extend) {
     auto seconds = optional_number<uint32_t>(*object, "visibility_timeout_seconds", 12 * 3600, "");
     if (!seconds) return std::move(seconds).error();
-    if (!*seconds) return invalid("visibility_timeout_seconds is missing", "send the new lease length in seconds");
+    if (!*seconds)
+      return invalid("visibility_timeout_seconds is missing", "send the new lease length in seconds");
     request.visibility_timeout_seconds = **seconds;
   }
   return request;
@@ -279,15 +296,16 @@ Result<SettleRequest> parse_settle(std::string_view body, std::string_view kind)
 json queue_info_json(const broker::QueueInfo& info) {
   const broker::QueueSettings& s = info.settings;
   const auto optional = [](const auto& value) { return value ? json(*value) : json(nullptr); };
-  json settings = {{"max_length", optional(s.max_length)},
-                   {"max_bytes", optional(s.max_bytes)},
-                   {"overflow", broker::overflow_name(s.overflow)},
-                   {"message_ttl_seconds", optional(s.message_ttl_seconds)},
-                   {"delivery_limit", optional(s.delivery_limit)},
-                   {"dead_letter_queue", s.dead_letter_queue.empty() ? json(nullptr) : json(s.dead_letter_queue)},
-                   {"dead_letter_drop", s.dead_letter_drop},
-                   {"dedup_window_seconds", s.dedup_window_seconds},
-                   {"default_visibility_timeout_seconds", s.default_visibility_timeout_seconds}};
+  json settings = {
+      {"max_length", optional(s.max_length)},
+      {"max_bytes", optional(s.max_bytes)},
+      {"overflow", broker::overflow_name(s.overflow)},
+      {"message_ttl_seconds", optional(s.message_ttl_seconds)},
+      {"delivery_limit", optional(s.delivery_limit)},
+      {"dead_letter_queue", s.dead_letter_queue.empty() ? json(nullptr) : json(s.dead_letter_queue)},
+      {"dead_letter_drop", s.dead_letter_drop},
+      {"dedup_window_seconds", s.dedup_window_seconds},
+      {"default_visibility_timeout_seconds", s.default_visibility_timeout_seconds}};
   return {{"name", info.name},
           {"vhost", info.vhost},
           {"settings", std::move(settings)},
@@ -302,7 +320,8 @@ json queue_info_json(const broker::QueueInfo& info) {
 
 json publish_outcome_json(const broker::PublishOutcome& outcome) {
   json messages = json::array();
-  for (const auto& message : outcome.messages) messages.push_back({{"id", message.id}, {"duplicate", message.duplicate}});
+  for (const auto& message : outcome.messages)
+    messages.push_back({{"id", message.id}, {"duplicate", message.duplicate}});
   return {{"messages", std::move(messages)},
           {"durability", outcome.durability == broker::Durability::kFsync ? "fsync" : "interval"}};
 }
@@ -310,7 +329,8 @@ json publish_outcome_json(const broker::PublishOutcome& outcome) {
 json messages_json(const std::vector<broker::DeliveredMessage>& messages) {
   json list = json::array();
   for (const auto& message : messages) {
-    const bool as_base64 = message.properties.encoding == broker::BodyEncoding::kBase64 || !is_valid_utf8(message.body);
+    const bool as_base64 =
+        message.properties.encoding == broker::BodyEncoding::kBase64 || !is_valid_utf8(message.body);
     json headers = json::object();
     for (const auto& [name, value] : message.properties.headers) {
       headers[name] = is_valid_utf8(value) ? value : base64_encode(value);
@@ -349,7 +369,8 @@ json stats_json(const broker::BrokerStats& stats) {
 json health_json(const broker::HealthReport& health) {
   json degraded = json::array();
   for (const auto& part : health.degraded) {
-    degraded.push_back({{"component", part.component}, {"code", error_code_name(part.code)}, {"message", part.message}});
+    degraded.push_back(
+        {{"component", part.component}, {"code", error_code_name(part.code)}, {"message", part.message}});
   }
   return {{"status", health.degraded.empty() ? "ok" : "degraded"}, {"degraded", std::move(degraded)}};
 }

@@ -36,9 +36,17 @@ TEST(ApiJson, UnknownSettingSuggestsTheNearestKey) {
 }
 
 TEST(ApiJson, MalformedInputIsAnErrorNeverACrash) {
-  const std::string inputs[] = {"", "{", "[]", "null", R"({"body": 5})", R"({"body":"x","encoding":"base64"})",
-                                R"({"messages": []})", R"({"messages": [1]})", R"({"body":"x","headers":[]})",
-                                R"({"body":"x","priority":-1})", R"({"body":"x","priority":1.5})"};
+  const std::string inputs[] = {"",
+                                "{",
+                                "[]",
+                                "null",
+                                R"({"body": 5})",
+                                R"({"body":"x","encoding":"base64"})",
+                                R"({"messages": []})",
+                                R"({"messages": [1]})",
+                                R"({"body":"x","headers":[]})",
+                                R"({"body":"x","priority":-1})",
+                                R"({"body":"x","priority":1.5})"};
   for (const auto& input : inputs) {
     auto parsed = parse_publish(input);
     EXPECT_FALSE(parsed.ok()) << input;

@@ -56,7 +56,8 @@ std::optional<std::string> query_value(std::string_view query, std::string_view 
     if (end == std::string_view::npos) end = query.size();
     const std::string_view pair = query.substr(start, end - start);
     if (pair.substr(0, pair.find('=')) == key) {
-      return pair.find('=') == std::string_view::npos ? std::string() : std::string(pair.substr(pair.find('=') + 1));
+      return pair.find('=') == std::string_view::npos ? std::string()
+                                                      : std::string(pair.substr(pair.find('=') + 1));
     }
     start = end + 1;
   }
@@ -69,8 +70,9 @@ ApiResponse json_response(int status, const json& body) {
 }
 
 ApiResponse not_found(const ApiRequest& request) {
-  return error_response(Error(ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.target),
-                              "see the routes in the README: /api/v1/queues/{name}/..., /api/v1/stats, /healthz, /readyz"));
+  return error_response(
+      Error(ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.target),
+            "see the routes in the README: /api/v1/queues/{name}/..., /api/v1/stats, /healthz, /readyz"));
 }
 
 ApiResponse method_not_allowed(const ApiRequest& request, std::string_view allowed) {
@@ -109,7 +111,8 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
   const std::string query = question == std::string::npos ? "" : request.target.substr(question + 1);
   auto segments = split_path(path);
   if (!segments) {
-    return reply(error_response(Error(ErrorCode::kInvalidArgument, fmt::format("path {} has a malformed %-escape", path),
+    return reply(error_response(Error(ErrorCode::kInvalidArgument,
+                                      fmt::format("path {} has a malformed %-escape", path),
                                       "escape reserved characters as %XX")));
   }
   const auto& s = *segments;
@@ -117,14 +120,14 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
     const broker::HealthReport health = broker_.health();
     if (s[0] == "healthz") return reply(json_response(200, health_json(health)));
-    return reply(json_response(health.serving ? 200 : 503, {{"status", health.serving ? "ready" : "not_ready"}}));
+    return reply(
+        json_response(health.serving ? 200 : 503, {{"status", health.serving ? "ready" : "not_ready"}}));
   }
   if (s.size() < 3 || s[0] != "api" || s[1] != "v1") return reply(not_found(request));
   if (s.size() == 3 && s[2] == "stats") {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
-    return broker_.stats(answer<broker::BrokerStats>(std::move(reply), [](const auto& stats) {
-      return json_response(200, stats_json(stats));
-    }));
+    return broker_.stats(answer<broker::BrokerStats>(
+        std::move(reply), [](const auto& stats) { return json_response(200, stats_json(stats)); }));
   }
   std::string vhost(kDefaultVhost);
   size_t queues_at = 2;
@@ -135,11 +138,12 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
   if (s[queues_at] != "queues" || s.size() > queues_at + 3) return reply(not_found(request));
   if (s.size() == queues_at + 1) {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
-    return broker_.list_queues(vhost, answer<std::vector<broker::QueueInfo>>(std::move(reply), [](const auto& infos) {
-      json list = json::array();
-      for (const auto& info : infos) list.push_back(queue_info_json(info));
-      return json_response(200, {{"queues", std::move(list)}});
-    }));
+    return broker_.list_queues(
+        vhost, answer<std::vector<broker::QueueInfo>>(std::move(reply), [](const auto& infos) {
+          json list = json::array();
+          for (const auto& info : infos) list.push_back(queue_info_json(info));
+          return json_response(200, {{"queues", std::move(list)}});
+        }));
   }
   const std::string& name = s[queues_at + 1];
   const std::string action = s.size() == queues_at + 3 ? s[queues_at + 2] : "";
@@ -153,20 +157,23 @@ void ApiRouter::handle_queue(const std::string& vhost, const std::string& name, 
     if (method == "PUT") {
       auto settings = parse_queue_settings(request.body);
       if (!settings) return reply(error_response(settings.error()));
-      return broker_.create_queue(vhost, name, *settings,
-                                  answer<broker::CreateQueueOutcome>(std::move(reply), [this, vhost, name](const auto& outcome) {
-                                    return json_response(outcome.created ? 201 : 200, {{"name", name}, {"vhost", vhost}, {"created", outcome.created}});
-                                  }));
+      return broker_.create_queue(
+          vhost, name, *settings,
+          answer<broker::CreateQueueOutcome>(std::move(reply), [this, vhost, name](const auto& outcome) {
+            return json_response(outcome.created ? 201 : 200,
+                                 {{"name", name}, {"vhost", vhost}, {"created", outcome.created}});
+          }));
     }
     if (method == "GET") {
-      return broker_.queue_info(vhost, name, answer<broker::QueueInfo>(std::move(reply), [](const auto& info) {
-        return json_response(200, queue_info_json(info));
-      }));
+      return broker_.queue_info(vhost, name,
+                                answer<broker::QueueInfo>(std::move(reply), [](const auto& info) {
+                                  return json_response(200, queue_info_json(info));
+                                }));
     }
     if (method == "DELETE") {
       return broker_.delete_queue(vhost, name, answer<void>(std::move(reply), [name] {
-        return json_response(200, {{"deleted", name}});
-      }));
+                                    return json_response(200, {{"deleted", name}});
+                                  }));
     }
     return reply(method_not_allowed(request, "PUT, GET or DELETE"));
   }
@@ -175,27 +182,33 @@ void ApiRouter::handle_queue(const std::string& vhost, const std::string& name, 
     if (auto text = query_value(query, "max")) {
       auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), max);
       if (error != std::errc() || end != text->data() + text->size() || max == 0 || max > kMaxPeek) {
-        return reply(error_response(Error(ErrorCode::kInvalidArgument, fmt::format("max={} is not a number from 1 to {}", *text, kMaxPeek),
+        return reply(error_response(Error(ErrorCode::kInvalidArgument,
+                                          fmt::format("max={} is not a number from 1 to {}", *text, kMaxPeek),
                                           "use ?max=N with N from 1 to 1000")));
       }
     }
-    return broker_.peek(vhost, name, max, answer<std::vector<broker::DeliveredMessage>>(std::move(reply), [](const auto& messages) {
-      return json_response(200, messages_json(messages));
-    }));
+    return broker_.peek(
+        vhost, name, max,
+        answer<std::vector<broker::DeliveredMessage>>(std::move(reply), [](const auto& messages) {
+          return json_response(200, messages_json(messages));
+        }));
   }
-  if (method != "POST") return reply(method_not_allowed(request, action == "messages" ? "POST or GET" : "POST"));
+  if (method != "POST")
+    return reply(method_not_allowed(request, action == "messages" ? "POST or GET" : "POST"));
   if (action == "messages") {
     auto messages = parse_publish(request.body);
     if (!messages) return reply(error_response(messages.error()));
-    return broker_.publish(vhost, name, std::move(*messages), answer<broker::PublishOutcome>(std::move(reply), [](const auto& outcome) {
-      return json_response(201, publish_outcome_json(outcome));
-    }));
+    return broker_.publish(vhost, name, std::move(*messages),
+                           answer<broker::PublishOutcome>(std::move(reply), [](const auto& outcome) {
+                             return json_response(201, publish_outcome_json(outcome));
+                           }));
   }
   if (action == "receive") return handle_receive(vhost, name, request.body, reply);
   if (action == "purge") {
-    return broker_.purge_queue(vhost, name, answer<broker::SettleOutcome>(std::move(reply), [](const auto& outcome) {
-      return json_response(200, {{"purged", outcome.settled}});
-    }));
+    return broker_.purge_queue(vhost, name,
+                               answer<broker::SettleOutcome>(std::move(reply), [](const auto& outcome) {
+                                 return json_response(200, {{"purged", outcome.settled}});
+                               }));
   }
   if (action == "ack" || action == "nack" || action == "extend") {
     auto settle = parse_settle(request.body, action);
@@ -205,30 +218,35 @@ void ApiRouter::handle_queue(const std::string& vhost, const std::string& name, 
       return json_response(200, {{key, outcome.settled}});
     });
     if (action == "ack") return broker_.ack(vhost, name, std::move(settle->receipts), std::move(render));
-    if (action == "nack") return broker_.nack(vhost, name, std::move(settle->receipts), settle->requeue, std::move(render));
-    return broker_.extend(vhost, name, std::move(settle->receipts), settle->visibility_timeout_seconds, std::move(render));
+    if (action == "nack")
+      return broker_.nack(vhost, name, std::move(settle->receipts), settle->requeue, std::move(render));
+    return broker_.extend(vhost, name, std::move(settle->receipts), settle->visibility_timeout_seconds,
+                          std::move(render));
   }
   reply(not_found(request));
 }
 
-void ApiRouter::handle_receive(const std::string& vhost, const std::string& name, const std::string& body, ApiReply& reply) {
+void ApiRouter::handle_receive(const std::string& vhost, const std::string& name, const std::string& body,
+                               ApiReply& reply) {
   auto receive = parse_receive(body);
   if (!receive) return reply(error_response(receive.error()));
   const bool long_poll = receive->wait_ms > 0;
   if (long_poll && long_polls_.fetch_add(1) >= max_long_polls_) {
     long_polls_.fetch_sub(1);
-    return reply(error_response(Error(ErrorCode::kServerBusy,
-                                      fmt::format("{} long polls are already waiting, the limit set by limits.max_long_polls",
-                                                  max_long_polls_),
-                                      "poll with fewer connections, use wait_seconds = 0, or raise limits.max_long_polls")));
+    return reply(error_response(
+        Error(ErrorCode::kServerBusy,
+              fmt::format("{} long polls are already waiting, the limit set by limits.max_long_polls",
+                          max_long_polls_),
+              "poll with fewer connections, use wait_seconds = 0, or raise limits.max_long_polls")));
   }
   auto finish = [this, long_poll, reply = std::move(reply)](ApiResponse response) {
     if (long_poll) long_polls_.fetch_sub(1);
     reply(std::move(response));
   };
-  broker_.receive(vhost, name, *receive, answer<std::vector<broker::DeliveredMessage>>(std::move(finish), [](const auto& messages) {
-    return json_response(200, messages_json(messages));
-  }));
+  broker_.receive(vhost, name, *receive,
+                  answer<std::vector<broker::DeliveredMessage>>(std::move(finish), [](const auto& messages) {
+                    return json_response(200, messages_json(messages));
+                  }));
 }
 
 }  // namespace ballast::http

@@ -36,7 +36,8 @@ class ApiRouter {
  private:
   void handle_queue(const std::string& vhost, const std::string& name, const std::string& action,
                     ApiRequest& request, const std::string& query, ApiReply& reply);
-  void handle_receive(const std::string& vhost, const std::string& name, const std::string& body, ApiReply& reply);
+  void handle_receive(const std::string& vhost, const std::string& name, const std::string& body,
+                      ApiReply& reply);
 
   broker::Broker& broker_;
   const uint32_t max_long_polls_;

@@ -29,9 +29,11 @@ class ApiRouterTest : public ::testing::Test {
     broker_->stop();
   }
 
-  std::pair<int, json> call(const std::string& method, const std::string& target, const std::string& body = "") {
+  std::pair<int, json> call(const std::string& method, const std::string& target,
+                            const std::string& body = "") {
     std::promise<ApiResponse> answered;
-    router_->handle(ApiRequest{method, target, body}, [&](ApiResponse response) { answered.set_value(std::move(response)); });
+    router_->handle(ApiRequest{method, target, body},
+                    [&](ApiResponse response) { answered.set_value(std::move(response)); });
     auto future = answered.get_future();
     EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     ApiResponse response = future.get();

@@ -32,7 +32,8 @@ auto async_route(ApiRouter& router, ApiRequest request, Token&& token) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         router.handle(std::move(request), [shared, work = std::move(work)](ApiResponse response) mutable {
           auto target = asio::get_associated_executor(*shared);
-          asio::post(target, [shared, response = std::move(response)]() mutable { (*shared)(std::move(response)); });
+          asio::post(target,
+                     [shared, response = std::move(response)]() mutable { (*shared)(std::move(response)); });
           work.reset();
         });
       },
@@ -72,7 +73,9 @@ Result<tcp::endpoint> parse_listen(const std::string& listen, bool insecure_remo
 class BeastHttpServer final : public HttpServer {
  public:
   BeastHttpServer(const HttpServerOptions& options, broker::Broker& broker)
-      : options_(options), io_(static_cast<int>(std::max(1u, options.threads))), acceptor_(io_),
+      : options_(options),
+        io_(static_cast<int>(std::max(1u, options.threads))),
+        acceptor_(io_),
         router_(broker, options.max_long_polls) {}
 
   ~BeastHttpServer() override { stop(); }
@@ -94,7 +97,8 @@ class BeastHttpServer final : public HttpServer {
 
   void start_threads() {
     asio::co_spawn(io_, accept_loop(), asio::detached);
-    for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+    for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i)
+      threads_.emplace_back([this] { io_.run(); });
     log::event(log::Level::kInfo, "http.listening", {log::kv("address", bound_address())});
   }
 
@@ -146,7 +150,8 @@ class BeastHttpServer final : public HttpServer {
       parser.body_limit(options_.max_request_bytes);
       boost::system::error_code ec;
       stream.expires_after(std::chrono::milliseconds(options_.header_timeout_ms));
-      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await bhttp::async_read_header(stream, buffer, parser,
+                                        asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;  // closed by the client, or the header deadline passed
       stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
@@ -160,9 +165,11 @@ class BeastHttpServer final : public HttpServer {
       stream.expires_never();
       // A named local, not a temporary: GCC 12 destroys temporaries in a co_await
       // expression twice.
-      ApiRequest routed{std::string(request.method_string()), std::string(request.target()), std::move(request.body())};
+      ApiRequest routed{std::string(request.method_string()), std::string(request.target()),
+                        std::move(request.body())};
       ApiResponse answer = co_await async_route(router_, std::move(routed), asio::use_awaitable);
-      bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status), request.version());
+      bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status),
+                                                   request.version());
       response.set(bhttp::field::content_type, "application/json");
       response.set(bhttp::field::server, "ballast");
       response.body() = std::move(answer.body);
@@ -175,7 +182,8 @@ class BeastHttpServer final : public HttpServer {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  asio::awaitable<bool> write(beast::tcp_stream& stream, bhttp::response<bhttp::string_body> response, bool keep_alive) {
+  asio::awaitable<bool> write(beast::tcp_stream& stream, bhttp::response<bhttp::string_body> response,
+                              bool keep_alive) {
     response.keep_alive(keep_alive);
     response.prepare_payload();
     stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
@@ -185,10 +193,11 @@ class BeastHttpServer final : public HttpServer {
   }
 
   bhttp::response<bhttp::string_body> too_large_response(unsigned version) const {
-    const ApiResponse answer = error_response(Error(
-        ErrorCode::kRequestTooLarge,
-        fmt::format("the request body is over {} bytes, the limit set by limits.max_request_bytes", options_.max_request_bytes),
-        "send smaller batches, or raise limits.max_request_bytes"));
+    const ApiResponse answer = error_response(
+        Error(ErrorCode::kRequestTooLarge,
+              fmt::format("the request body is over {} bytes, the limit set by limits.max_request_bytes",
+                          options_.max_request_bytes),
+              "send smaller batches, or raise limits.max_request_bytes"));
     bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status), version);
     response.set(bhttp::field::content_type, "application/json");
     response.body() = answer.body;
@@ -206,7 +215,8 @@ class BeastHttpServer final : public HttpServer {
 
 }  // namespace
 
-Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options, broker::Broker& broker) {
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options,
+                                                      broker::Broker& broker) {
   auto endpoint = parse_listen(options.listen, options.insecure_remote);
   if (!endpoint) return std::move(endpoint).error();
   auto server = std::make_unique<BeastHttpServer>(options, broker);
