@@ -1,5 +1,7 @@
 #include "ops/config.h"
 
+#include "util/nearest_name.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -43,32 +45,12 @@ const std::vector<KeySpec>& key_specs() {
   return specs;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string unknown_key_problem(std::string_view key, std::string_view source) {
-  std::string_view nearest;
-  size_t best = std::numeric_limits<size_t>::max();
-  for (const KeySpec& spec : key_specs()) {
-    const size_t distance = edit_distance(key, spec.name);
-    if (distance < best) {
-      best = distance;
-      nearest = spec.name;
-    }
+  std::vector<std::string_view> names;
+  for (const KeySpec& spec : key_specs()) names.push_back(spec.name);
+  if (auto nearest = nearest_name(key, names, 4)) {
+    return fmt::format("{}: unknown key {} (did you mean {}?)", source, key, *nearest);
   }
-  if (best <= 4) return fmt::format("{}: unknown key {} (did you mean {}?)", source, key, nearest);
   return fmt::format("{}: unknown key {} (docs/configuration.md lists every key)", source, key);
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "util/base64.h"
+#include "util/nearest_name.h"
 #include "util/utf8.h"
 
 namespace ballast::http {
@@ -31,36 +32,13 @@ Result<json> parse_object(std::string_view body, bool empty_is_object) {
   return parsed;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 Status check_keys(const json& object, std::initializer_list<std::string_view> allowed,
                   std::string_view where) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    std::string_view nearest;
-    size_t best = std::numeric_limits<size_t>::max();
-    for (std::string_view candidate : allowed) {
-      const size_t distance = edit_distance(key, candidate);
-      if (distance < best) {
-        best = distance;
-        nearest = candidate;
-      }
-    }
-    std::string fix = best <= 3 ? fmt::format("did you mean \"{}\"?", nearest)
-                                : fmt::format("use only: {}", fmt::join(allowed, ", "));
+    const auto nearest = nearest_name(key, std::vector<std::string_view>(allowed), 3);
+    std::string fix = nearest ? fmt::format("did you mean \"{}\"?", *nearest)
+                              : fmt::format("use only: {}", fmt::join(allowed, ", "));
     return invalid(fmt::format("unknown key \"{}\" in {}", key, where), std::move(fix));
   }
   return ok_status();
