@@ -118,6 +118,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
                  uint32_t seconds, Callback<SettleOutcome> done);
   void do_peek(const std::string& vhost, const std::string& name, uint32_t max,
                Callback<std::vector<DeliveredMessage>> done);
+  // Submits `plan` and answers `done` with `count` once it is durable (or with its error).
+  void submit_settlement(CommitPlan plan, uint64_t count, Callback<SettleOutcome> done);
   void plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, std::string_view reason);
   void dead_letter_now(Queue& queue, uint64_t key, std::string_view reason);
   void plan_return(CommitPlan& plan, Queue& queue, uint64_t key);

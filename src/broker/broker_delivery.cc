@@ -213,6 +213,15 @@ Result<std::vector<uint64_t>> BrokerCore::validate_receipts(Queue& queue,
   return keys;
 }
 
+void BrokerCore::submit_settlement(CommitPlan plan, uint64_t count, Callback<SettleOutcome> done) {
+  auto answer = [done, count](Status committed) {
+    if (!committed) return done(std::move(committed).error());
+    done(SettleOutcome{count});
+  };
+  auto status = submit(std::move(plan), answer);
+  if (!status) answer(std::move(status));
+}
+
 void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
                         const std::vector<std::string>& receipts, Callback<SettleOutcome> done) {
   auto found = require_queue(vhost, name);
@@ -229,11 +238,7 @@ void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
     auto target = queues_.find(queue_id);
     if (target != queues_.end()) target->second->ack_rate().add(count, clock_->monotonic_ms());
   });
-  auto status = submit(std::move(plan), [done, count](Status committed) {
-    if (!committed) return done(std::move(committed).error());
-    done(SettleOutcome{count});
-  });
-  if (!status) done(std::move(status).error());
+  submit_settlement(std::move(plan), count, std::move(done));
 }
 
 void BrokerCore::do_nack(const std::string& vhost, const std::string& name,
@@ -253,12 +258,7 @@ void BrokerCore::do_nack(const std::string& vhost, const std::string& name,
       plan_dead_letter(plan, queue, key, "rejected");
     }
   }
-  const uint64_t count = keys->size();
-  auto status = submit(std::move(plan), [done, count](Status committed) {
-    if (!committed) return done(std::move(committed).error());
-    done(SettleOutcome{count});
-  });
-  if (!status) return done(std::move(status).error());
+  submit_settlement(std::move(plan), keys->size(), std::move(done));
   if (requeue) serve_waiters(queue);
 }
 
