@@ -64,6 +64,7 @@ Status BrokerCore::open() {
   journal_options.segment_bytes = options_.segment_bytes;
   journal_options.sync_policy = sync_policy(options_.sync_mode);
   journal_options.sync_interval_ms = options_.sync_interval_ms;
+  journal_options.reserve_bytes = options_.reserve_bytes;
   journal_options.file_system = file_system_;
   journal_options.defect = options_.journal_defect;
   storage::RecoveryReport report;
@@ -78,6 +79,7 @@ void BrokerCore::run() {
   running_ = true;
   journal_->start();
   next_checkpoint_ms_ = clock_->monotonic_ms() + options_.checkpoint_interval_ms;
+  next_reserve_attempt_ms_ = clock_->monotonic_ms() + kReserveRetryMs;
   loop_.start(kTickInterval, [this] { tick(); });
   log::event(log::Level::kInfo, "broker.started",
              {log::kv("queues", queues_.size()), log::kv("data_dir", options_.data_dir)});
@@ -217,7 +219,7 @@ HealthReport BrokerCore::health() const {
 void BrokerCore::refresh_health() {
   HealthReport report;
   report.degraded = recovery_problems_;
-  if (auto error = journal_->sticky_error()) {
+  if (auto error = growth_refusal()) {
     report.degraded.push_back(DegradedPart{"storage", error->code(), error->describe()});
   }
   std::lock_guard lock(health_mu_);
@@ -289,7 +291,7 @@ void BrokerCore::do_create_queue(const std::string& vhost, const std::string& na
                       "declare it with its current settings (GET the queue to see them), or "
                       "delete it first"));
   }
-  if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  if (auto refusal = growth_refusal()) return done(std::move(*refusal));
   CommitPlan plan;
   create_queue_now(vhost, name, settings, plan);
   auto status = submit(std::move(plan), [done](Status committed) {
@@ -360,6 +362,18 @@ void BrokerCore::do_purge_queue(const std::string& vhost, const std::string& nam
 
 std::optional<Error> BrokerCore::storage_refusal() const {
   return journal_->sticky_error();
+}
+
+std::optional<Error> BrokerCore::growth_refusal() const {
+  if (auto error = journal_->sticky_error()) return error;
+  if (!journal_->reserve_in_use()) return std::nullopt;
+  return Error(ErrorCode::kStorageFull,
+               fmt::format("the file system holding {} is full; the journal is running on its reserve "
+                           "(storage.reserve_bytes = {}), kept for acks, nacks and deletes so consumers "
+                           "can drain, so new messages and queues are refused",
+                           options_.data_dir, options_.reserve_bytes),
+               "free space on that file system (or drain queues); publishing resumes by itself once "
+               "the reserve can be allocated again");
 }
 
 Status BrokerCore::submit(CommitPlan plan, std::function<void(Status)> finished) {

@@ -67,6 +67,9 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
     int64_t deadline_monotonic_ms = 0;
     Callback<std::vector<DeliveredMessage>> done;
   };
+  // How often a spent disk reserve is allocated again (and how long after start the first try).
+  static constexpr int64_t kReserveRetryMs = 1000;
+
   struct ParsedReceipt {
     uint64_t queue_id = 0;
     uint64_t key = 0;
@@ -95,7 +98,12 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void submit_in_background(CommitPlan plan, std::string_view what);
   void plan_settle(CommitPlan& plan, Queue& queue, uint64_t key, SettleReason reason);
   void plan_append(CommitPlan& plan, Queue& queue, MessageAppendedRecord record, uint32_t body_bytes);
+  // Why no commit can be made now (the journal is sticky-failed), if so.
   std::optional<Error> storage_refusal() const;
+  // Why work that grows the journal (publishes, new queues) is refused now: a sticky failure,
+  // or a full disk with the journal running on its reserve.
+  std::optional<Error> growth_refusal() const;
+  void restore_reserve_when_due(int64_t now_monotonic_ms);
 
   // Publish (broker_publish.cc).
   void do_publish(const std::string& vhost, const std::string& name, std::vector<PublishRequest>& requests,
@@ -164,6 +172,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   uint64_t next_nonce_ = 1;
   bool snapshot_was_clean_ = false;
   int64_t next_checkpoint_ms_ = 0;
+  int64_t next_reserve_attempt_ms_ = 0;
   std::vector<DegradedPart> recovery_problems_;
 
   mutable std::mutex health_mu_;

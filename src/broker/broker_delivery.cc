@@ -337,6 +337,16 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
   plan_append(plan, target, std::move(moved), body_bytes);
 }
 
+void BrokerCore::restore_reserve_when_due(int64_t now_monotonic_ms) {
+  if (!journal_->reserve_in_use()) {
+    next_reserve_attempt_ms_ = now_monotonic_ms + kReserveRetryMs;
+    return;
+  }
+  if (now_monotonic_ms < next_reserve_attempt_ms_) return;
+  next_reserve_attempt_ms_ = now_monotonic_ms + kReserveRetryMs;
+  journal_->restore_reserve().ignore("still full: the next tick tries again and health() reports it");
+}
+
 void BrokerCore::tick() {
   if (stopping_.load()) return;
   const int64_t now_wall = clock_->wall_ms();
@@ -354,6 +364,7 @@ void BrokerCore::tick() {
     if (more_ready) serve_waiters(*queue);
   }
   expire_waiters(now_monotonic);
+  restore_reserve_when_due(now_monotonic);
   refresh_health();
   if (now_monotonic >= next_checkpoint_ms_) {
     auto report = [](Status status) {

@@ -111,7 +111,7 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
     stored_bytes += request.body.size();
   }
   if (stored.empty()) return done(std::move(outcome));
-  if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  if (auto refusal = growth_refusal()) return done(std::move(*refusal));
 
   CommitPlan plan;
   auto room = plan_room(queue, stored.size(), stored_bytes, plan);

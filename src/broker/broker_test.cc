@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/broker_test_support.h"
+#include "storage/fault_file_system.h"
 
 namespace ballast::broker {
 namespace {
@@ -355,6 +356,59 @@ TEST_F(BrokerTest, UncleanRestartFlagsRecoveredMessagesRedelivered) {
   auto again = receive("jobs");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_TRUE(again[0].redelivered);
+}
+
+}  // namespace
+}  // namespace ballast::broker
+
+namespace ballast::broker {
+namespace {
+
+TEST(BrokerOnAFullDisk, RefusesPublishesKeepsAcksWorkingAndRecoversByItself) {
+  TempDir dir;
+  storage::FaultFileSystem faults;
+  auto owned_clock = std::make_unique<ManualClock>();
+  ManualClock* clock = owned_clock.get();
+  BrokerOptions options;
+  options.data_dir = (dir.path() / "data").string();
+  options.segment_bytes = 16 << 10;
+  options.reserve_bytes = 64 << 10;
+  options.checkpoint_interval_ms = 3'600'000;
+  options.file_system = &faults;
+  BrokerCore core(options, nullptr, std::move(owned_clock));
+  ASSERT_TRUE(core.open().ok());
+  core.run();
+  ASSERT_TRUE(
+      await_call<CreateQueueOutcome>([&](auto done) { core.create_queue("/", "jobs", {}, done); }).ok());
+  const auto publish = [&] {
+    PublishRequest request;
+    request.body = std::string(1000, 'p');
+    return await_call<PublishOutcome>([&](auto done) { core.publish("/", "jobs", {request}, done); });
+  };
+  ASSERT_TRUE(publish().ok());
+  ReceiveRequest one;
+  auto received =
+      await_call<std::vector<DeliveredMessage>>([&](auto done) { core.receive("/", "jobs", one, done); });
+  ASSERT_TRUE(received.ok() && received->size() == 1);
+
+  faults.fail_next_call(storage::FaultOp::kAllocate, ENOSPC);
+  std::optional<Error> refused;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    auto result = publish();
+    if (!result.ok()) refused = result.error();
+  }
+  ASSERT_TRUE(refused.has_value()) << "the disk never filled";
+  EXPECT_EQ(refused->code(), ErrorCode::kStorageFull);
+  EXPECT_NE(refused->message().find("storage.reserve_bytes"), std::string::npos) << refused->message();
+  auto acked =
+      await_call<SettleOutcome>([&](auto done) { core.ack("/", "jobs", {received->front().receipt}, done); });
+  EXPECT_TRUE(acked.ok()) << acked.error().describe();
+  ASSERT_TRUE(eventually([&] { return !core.health().degraded.empty(); }));  // refreshed by the tick
+  EXPECT_EQ(core.health().degraded.front().code, ErrorCode::kStorageFull);
+
+  clock->advance_ms(2000);  // the next reserve attempt is due; the fault is gone
+  EXPECT_TRUE(eventually([&] { return publish().ok(); }));
+  EXPECT_TRUE(eventually([&] { return core.health().degraded.empty(); }));
 }
 
 }  // namespace

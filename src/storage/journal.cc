@@ -13,7 +13,23 @@ namespace ballast::storage {
 namespace fs = std::filesystem;
 
 Journal::Journal(const JournalOptions& options, DataDirLock lock)
-    : options_(options), fs_(*options.file_system), lock_(std::move(lock)) {}
+    : options_(options),
+      fs_(*options.file_system),
+      lock_(std::move(lock)),
+      reserve_(*options.file_system, options.data_dir / "journal" / "reserve", options.reserve_bytes) {}
+
+bool Journal::reserve_in_use() const {
+  return reserve_.in_use();
+}
+
+Status Journal::restore_reserve() {
+  const bool was_in_use = reserve_.in_use();
+  auto status = reserve_.restore();
+  if (status && was_in_use) {
+    log::event(log::Level::kInfo, "storage.reserve_restored", {log::kv("reserve_bytes", reserve_.bytes())});
+  }
+  return status;
+}
 
 Journal::~Journal() {
   stop();
@@ -223,28 +239,42 @@ Status Journal::write_chunk(const Chunk& chunk) {
   return ok_status();
 }
 
-Status Journal::create_segment_file(uint64_t segment_id, uint64_t first_seq) {
-  const fs::path path = segment_path(segment_id);
-  std::optional<fs::path> recycled;
+Result<std::unique_ptr<File>> Journal::obtain_segment_file(const fs::path& path, bool& recycled) {
+  std::optional<fs::path> free_file;
   {
     std::lock_guard lock(mu_);
     if (!free_files_.empty()) {
-      recycled = free_files_.back();
+      free_file = free_files_.back();
       free_files_.pop_back();
     }
   }
-  Result<std::unique_ptr<File>> file = Error(ErrorCode::kStorageIoError, "", "");
-  if (recycled) {
-    auto status = fs_.rename(*recycled, path);
-    if (!status) return status;
-    file = fs_.open(path, OpenMode::kReadWrite);
-  } else {
-    file = fs_.open(path, OpenMode::kCreateExclusive);
-    if (file) {
-      auto status = (*file)->allocate(options_.segment_bytes);
-      if (!status) return status;
-    }
+  recycled = free_file.has_value();
+  if (free_file) {
+    auto status = fs_.rename(*free_file, path);
+    if (!status) return std::move(status).error();
+    return fs_.open(path, OpenMode::kReadWrite);
   }
+  auto file = fs_.open(path, OpenMode::kCreateExclusive);
+  if (!file) return file;
+  auto status = (*file)->allocate(options_.segment_bytes);
+  if (status) return file;
+  if (status.error().code() != ErrorCode::kStorageFull || !reserve_.release())
+    return std::move(status).error();
+  // The disk is full: give up the reserve so that acks and deletes can go on.
+  log::event(
+      log::Level::kError, "storage.reserve_in_use",
+      {log::kv("code", "STORAGE_FULL"), log::kv("message", status.error().message()),
+       log::kv("reserve_bytes", reserve_.bytes()),
+       log::kv("fix", "free space on that file system; publishing resumes once the reserve is restored")});
+  status = (*file)->allocate(options_.segment_bytes);
+  if (!status) return std::move(status).error();
+  return file;
+}
+
+Status Journal::create_segment_file(uint64_t segment_id, uint64_t first_seq) {
+  const fs::path path = segment_path(segment_id);
+  bool recycled = false;
+  auto file = obtain_segment_file(path, recycled);
   if (!file) return std::move(file).error();
   const std::string header = encode_segment_header({segment_id, generation_of(segment_id), first_seq});
   auto status = (*file)->write_at(0, std::as_bytes(std::span(header)));
@@ -263,7 +293,7 @@ Status Journal::create_segment_file(uint64_t segment_id, uint64_t first_seq) {
   }
   log::event(log::Level::kInfo, "storage.segment_opened",
              {log::kv("segment", segment_file_name(segment_id)), log::kv("first_seq", first_seq),
-              log::kv("recycled", recycled.has_value())});
+              log::kv("recycled", recycled)});
   return ok_status();
 }
 

@@ -31,6 +31,7 @@
 
 #include "storage/checkpoint_file.h"
 #include "storage/data_dir_lock.h"
+#include "storage/disk_reserve.h"
 #include "storage/file_system.h"
 #include "util/result.h"
 
@@ -53,6 +54,7 @@ struct JournalOptions {
   SyncPolicy sync_policy = SyncPolicy::kAlways;
   uint32_t sync_interval_ms = 200;
   uint32_t max_free_segments = 4;     // reclaimed files kept for recycling
+  uint64_t reserve_bytes = 0;         // storage.reserve_bytes (disk_reserve.h); 0 = none
   FileSystem* file_system = nullptr;  // not owned; must outlive the journal
   JournalDefect defect = JournalDefect::kNone;
 };
@@ -156,6 +158,13 @@ class Journal {
   std::optional<Error> sticky_error() const;
   JournalStats stats() const;
 
+  // True while the journal runs on its disk reserve (the disk filled up): the owner should
+  // accept only work that drains queues. Thread-safe.
+  bool reserve_in_use() const;
+  // Tries to allocate the reserve again; STORAGE_FULL while the disk is still full.
+  // Thread-safe; called periodically by the owner while reserve_in_use().
+  Status restore_reserve();
+
  private:
   struct Chunk {
     uint64_t segment_id = 0;
@@ -195,6 +204,9 @@ class Journal {
   Status write_batch(Batch& batch);
   Status write_chunk(const Chunk& chunk);
   Status create_segment_file(uint64_t segment_id, uint64_t first_seq);
+  // A free recycled file, or a new one allocated to full size (giving up the reserve when
+  // the disk is full).
+  Result<std::unique_ptr<File>> obtain_segment_file(const std::filesystem::path& path, bool& recycled);
   Status sync_segments();
   void finish_batch(Batch& batch, const Status& status);
   Status apply_checkpoint(PendingCheckpoint& pending);
@@ -205,6 +217,7 @@ class Journal {
   JournalOptions options_;
   FileSystem& fs_;
   DataDirLock lock_;
+  DiskReserve reserve_;
 
   // Owner thread only.
   uint64_t next_seq_ = 1;

@@ -105,6 +105,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options, Re
   std::unique_ptr<Journal> journal(new Journal(options, std::move(*lock)));
   status = journal->recover(visitor, report);
   if (!status) return std::move(status).error().with_context("recovering the journal");
+  status = journal->reserve_.ensure();
+  if (!status) return std::move(status).error().with_context("creating the disk reserve");
   return journal;
 }
 

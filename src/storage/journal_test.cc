@@ -268,3 +268,52 @@ TEST_F(JournalTest, CheckpointBoundsReplayAndReclaimsDeadSegments) {
 
 }  // namespace
 }  // namespace ballast::storage
+
+namespace ballast::storage {
+namespace {
+
+TEST_F(JournalTest, FullDiskGivesUpTheReserveSoCommitsGoOn) {
+  FaultFileSystem faults;
+  JournalOptions reserved = options(faults, 4096);
+  reserved.reserve_bytes = 64 << 10;
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto opened = Journal::open(reserved, visitor, report);
+  ASSERT_TRUE(opened.ok()) << opened.error().describe();
+  auto& journal = *opened;
+  journal->start();
+  const fs::path reserve = dir_ / "data" / "journal" / "reserve";
+  ASSERT_TRUE(fs::exists(reserve));
+  EXPECT_FALSE(journal->reserve_in_use());
+  faults.fail_next_call(FaultOp::kAllocate, ENOSPC);
+  append_all(*journal, numbered(60));  // rolls over: the first new segment meets a full disk
+  EXPECT_TRUE(journal->reserve_in_use());
+  EXPECT_FALSE(fs::exists(reserve));
+  EXPECT_FALSE(journal->sticky_error().has_value());
+  ASSERT_TRUE(journal->restore_reserve().ok());
+  EXPECT_FALSE(journal->reserve_in_use());
+  EXPECT_TRUE(fs::exists(reserve));
+}
+
+TEST_F(JournalTest, FullDiskWithTheReserveSpentFailsWithStorageFull) {
+  FaultFileSystem faults;
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto journal = open(faults, visitor, report);  // no reserve configured
+  faults.fail_next_call(FaultOp::kAllocate, ENOSPC);
+  std::optional<Status> failure;
+  for (int i = 0; i < 100 && !failure; ++i) {
+    std::promise<Status> done;
+    auto appended =
+        journal->append({{4, false, std::string(200, 'f')}}, [&](Status status) { done.set_value(status); });
+    if (!appended.ok()) break;
+    Status status = done.get_future().get();
+    if (!status.ok()) failure = status;
+  }
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->error().code(), ErrorCode::kStorageFull);
+  EXPECT_NE(failure->error().message().find("bytes free"), std::string::npos) << failure->error().message();
+}
+
+}  // namespace
+}  // namespace ballast::storage
