@@ -144,6 +144,7 @@ std::unique_ptr<broker::BrokerCore> open_broker(const std::filesystem::path& dir
   broker::BrokerOptions broker_options;
   broker_options.data_dir = dir.string();
   broker_options.segment_bytes = options.segment_bytes;
+  broker_options.reserve_bytes = 64 << 10;
   broker_options.checkpoint_interval_ms = 24 * 3600 * 1000;
   broker_options.file_system = &fs;
   broker_options.journal_defect = options.defect;
