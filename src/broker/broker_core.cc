@@ -256,11 +256,13 @@ Queue& BrokerCore::create_queue_now(const std::string& vhost, const std::string&
   return created;
 }
 
-Queue& BrokerCore::dead_letter_target(Queue& source, CommitPlan& plan) {
-  const std::string& configured = source.settings().dead_letter_queue;
-  const std::string name = configured.empty() ? std::string(kDeadLetterQueueName) : configured;
-  if (Queue* existing = find_queue(source.vhost(), name)) return *existing;
-  return create_queue_now(source.vhost(), name, QueueSettings{}, plan);
+Queue& BrokerCore::resolve_dead_letter_target(Queue& source, CommitPlan& plan) {
+  const DeadLetterTarget target = dead_letter_target(source.settings());
+  BALLAST_CHECK(target.exchange.empty(), "queue {} has dead-letter exchange {}, which validation refuses",
+                source.name(), target.exchange);
+  // The default exchange: the routing key names the queue, created on first use.
+  if (Queue* existing = find_queue(source.vhost(), target.routing_key)) return *existing;
+  return create_queue_now(source.vhost(), target.routing_key, QueueSettings{}, plan);
 }
 
 QueueInfo BrokerCore::describe(Queue& queue) {

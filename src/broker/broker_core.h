@@ -23,8 +23,6 @@
 
 namespace ballast::broker {
 
-inline constexpr std::string_view kDeadLetterQueueName = "ballast.dead-letter";
-
 class BrokerCore final : public Broker, private storage::RecoveryVisitor {
  public:
   BrokerCore(const BrokerOptions& options, std::unique_ptr<storage::FileSystem> owned_file_system,
@@ -86,7 +84,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   Result<Queue*> require_queue(const std::string& vhost, const std::string& name);
   Queue& create_queue_now(const std::string& vhost, const std::string& name, const QueueSettings& settings,
                           CommitPlan& plan);
-  Queue& dead_letter_target(Queue& source, CommitPlan& plan);
+  // The queue that dead letters of `source` go to (created on first use, in `plan`).
+  Queue& resolve_dead_letter_target(Queue& source, CommitPlan& plan);
   QueueInfo describe(Queue& queue);
   void do_create_queue(const std::string& vhost, const std::string& name, const QueueSettings& settings,
                        Callback<CreateQueueOutcome> done);

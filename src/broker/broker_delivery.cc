@@ -325,7 +325,7 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
     return;
   }
   add_death_headers(*properties, queue, reason, clock_->wall_ms());
-  Queue& target = dead_letter_target(queue, plan);
+  Queue& target = resolve_dead_letter_target(queue, plan);
   MessageAppendedRecord moved = std::move(*record);
   moved.delivery_count = 0;
   moved.expires_at_ms = 0;

@@ -16,6 +16,7 @@ enum SettingTag : uint16_t {
   kTagDeadLetterDrop = 7,
   kTagDedupWindow = 8,
   kTagVisibilityTimeout = 9,
+  kTagDeadLetterExchange = 10,
 };
 enum SettingType : uint8_t { kAbsent = 0, kU64 = 1, kBool = 2, kStr = 3 };
 
@@ -37,7 +38,7 @@ void put_u64(ByteWriter& writer, uint16_t tag, uint64_t value) {
 }
 
 void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
-  writer.u32(9);
+  writer.u32(10);
   put_optional(writer, kTagMaxLength, settings.max_length);
   put_optional(writer, kTagMaxBytes, settings.max_bytes);
   put_u64(writer, kTagOverflow, static_cast<uint64_t>(settings.overflow));
@@ -51,6 +52,9 @@ void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
   writer.u8(settings.dead_letter_drop ? 1 : 0);
   put_u64(writer, kTagDedupWindow, settings.dedup_window_seconds);
   put_u64(writer, kTagVisibilityTimeout, settings.default_visibility_timeout_seconds);
+  writer.u16(kTagDeadLetterExchange);
+  writer.u8(kStr);
+  writer.str(settings.dead_letter_exchange);
 }
 
 std::optional<uint32_t> narrow(const std::optional<uint64_t>& value) {
@@ -78,6 +82,9 @@ void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<ui
       break;
     case kTagDeadLetterQueue:
       settings.dead_letter_queue = text;
+      break;
+    case kTagDeadLetterExchange:
+      settings.dead_letter_exchange = text;
       break;
     case kTagDeadLetterDrop:
       settings.dead_letter_drop = number.value_or(0) != 0;

@@ -13,6 +13,12 @@ Result<Overflow> parse_overflow(std::string_view text) {
                "use \"reject-publish\" or \"drop-head\"");
 }
 
+DeadLetterTarget dead_letter_target(const QueueSettings& settings) {
+  return DeadLetterTarget{settings.dead_letter_exchange, settings.dead_letter_queue.empty()
+                                                             ? "ballast.dead-letter"
+                                                             : settings.dead_letter_queue};
+}
+
 std::vector<std::string> differing_setting_keys(const QueueSettings& a, const QueueSettings& b) {
   std::vector<std::string> keys;
   if (a.max_length != b.max_length) keys.emplace_back("max_length");
@@ -20,6 +26,7 @@ std::vector<std::string> differing_setting_keys(const QueueSettings& a, const Qu
   if (a.overflow != b.overflow) keys.emplace_back("overflow");
   if (a.message_ttl_seconds != b.message_ttl_seconds) keys.emplace_back("message_ttl_seconds");
   if (a.delivery_limit != b.delivery_limit) keys.emplace_back("delivery_limit");
+  if (a.dead_letter_exchange != b.dead_letter_exchange) keys.emplace_back("dead_letter_exchange");
   if (a.dead_letter_queue != b.dead_letter_queue) keys.emplace_back("dead_letter_queue");
   if (a.dead_letter_drop != b.dead_letter_drop) keys.emplace_back("dead_letter_drop");
   if (a.dedup_window_seconds != b.dedup_window_seconds) keys.emplace_back("dedup_window_seconds");
@@ -56,6 +63,13 @@ Status validate_settings(const QueueSettings& settings) {
   }
   if (settings.dedup_window_seconds > kMaxDedupWindowSeconds) {
     return out_of_range("dedup_window_seconds", settings.dedup_window_seconds, 0, kMaxDedupWindowSeconds);
+  }
+  if (!settings.dead_letter_exchange.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("dead-letter exchange \"{}\" does not exist: only the default exchange "
+                             "exists until the AMQP front end adds exchanges",
+                             settings.dead_letter_exchange),
+                 "leave the exchange empty and name the target queue in dead_letter_queue");
   }
   if (settings.dead_letter_drop && !settings.dead_letter_queue.empty()) {
     return Error(ErrorCode::kInvalidArgument,

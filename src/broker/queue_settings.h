@@ -25,8 +25,11 @@ struct QueueSettings {
   Overflow overflow = Overflow::kRejectPublish;
   std::optional<uint32_t> message_ttl_seconds;  // per-queue TTL; none = no expiry
   std::optional<uint32_t> delivery_limit;       // deliveries before dead-lettering; none = no limit
-  // Queue (same vhost) that receives this queue's dead letters; empty = the vhost's
-  // "ballast.dead-letter" queue.
+  // Dead letters go to (dead_letter_exchange, routing key dead_letter_queue). The default
+  // exchange "" routes a key to the queue of that name (same vhost); an empty
+  // dead_letter_queue means the vhost's "ballast.dead-letter". Other exchanges arrive with
+  // AMQP, which sets them from x-dead-letter-exchange.
+  std::string dead_letter_exchange;
   std::string dead_letter_queue;
   // Operator's explicit choice to discard dead letters instead (off by default: R3).
   bool dead_letter_drop = false;
@@ -35,6 +38,16 @@ struct QueueSettings {
 
   bool operator==(const QueueSettings&) const = default;
 };
+
+// Every vhost's default dead-letter queue: nothing is dropped silently (R3).
+inline constexpr std::string_view kDeadLetterQueueName = "ballast.dead-letter";
+
+// Where dead letters of a queue with these settings go.
+struct DeadLetterTarget {
+  std::string exchange;     // "" = the default exchange
+  std::string routing_key;  // with the default exchange: the target queue's name
+};
+DeadLetterTarget dead_letter_target(const QueueSettings& settings);
 
 // The JSON key names of the settings that differ between `a` and `b` (for
 // QUEUE_EXISTS_DIFFERENT), in declaration order.
