@@ -76,9 +76,9 @@ std::optional<DeliveredMessage> BrokerCore::load_message(const MessageEntry& ent
       record ? decode_properties(record->properties) : Result<MessageProperties>(record.error());
   if (!record || !properties) {
     const Error& error = record ? properties.error() : record.error();
-    log::event(log::Level::kError, "broker.message_unreadable",
-               {log::kv("code", error.code_name()), log::kv("key", entry.key),
-                log::kv("message", error.message()), log::kv("fix", error.fix())});
+    log::limited_event(log::Level::kError, "broker.message_unreadable",
+                       {log::kv("code", error.code_name()), log::kv("key", entry.key),
+                        log::kv("message", error.message()), log::kv("fix", error.fix())});
     return std::nullopt;
   }
   DeliveredMessage message;
@@ -307,9 +307,9 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
   const SettleReason settle_reason =
       reason == "expired" ? SettleReason::kExpired : SettleReason::kDeadLettered;
   if (queue.settings().dead_letter_drop) {
-    log::event(log::Level::kInfo, "broker.message_dropped",
-               {log::kv("queue", queue.name()), log::kv("reason", reason),
-                log::kv("why", "dead_letter_drop = true")});
+    log::limited_event(log::Level::kInfo, "broker.message_dropped",
+                       {log::kv("queue", queue.name()), log::kv("reason", reason),
+                        log::kv("why", "dead_letter_drop = true")});
     plan_settle(plan, queue, key, SettleReason::kDropped);
     return;
   }
@@ -318,9 +318,9 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
       record ? decode_properties(record->properties) : Result<MessageProperties>(record.error());
   if (!record || !properties) {
     const Error& error = record ? properties.error() : record.error();
-    log::event(log::Level::kError, "broker.message_unreadable",
-               {log::kv("code", error.code_name()), log::kv("queue", queue.name()), log::kv("key", key),
-                log::kv("message", error.message())});
+    log::limited_event(log::Level::kError, "broker.message_unreadable",
+                       {log::kv("code", error.code_name()), log::kv("queue", queue.name()),
+                        log::kv("key", key), log::kv("message", error.message())});
     plan_settle(plan, queue, key, SettleReason::kDropped);
     return;
   }

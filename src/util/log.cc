@@ -3,7 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
+#include <span>
+#include <utility>
+#include <vector>
 
 namespace ballast::log {
 namespace {
@@ -64,9 +68,16 @@ std::string timestamp_now() {
                      utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms);
 }
 
-}  // namespace
+// Per event name: how many were written in the current second, and how many were dropped.
+struct RateWindow {
+  int64_t second = 0;
+  uint32_t written = 0;
+  uint64_t suppressed = 0;
+};
+std::mutex g_rate_mu;
+std::map<std::string, RateWindow, std::less<>> g_rate_windows;  // guarded by g_rate_mu
 
-void event(Level level, std::string_view name, std::initializer_list<Field> fields) {
+void write_line(Level level, std::string_view name, std::span<const Field> fields) {
   if (level < g_min_level.load(std::memory_order_relaxed)) return;
   std::string line = fmt::format("ts={} level={} event={}", timestamp_now(), level_name(level), name);
   for (const Field& field : fields) {
@@ -83,6 +94,44 @@ void event(Level level, std::string_view name, std::initializer_list<Field> fiel
   line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
+}
+
+// Counts one `name` event against its per-second budget: false if it must be dropped;
+// otherwise `suppressed` is how many were dropped since the last one written.
+bool within_rate(std::string_view name, uint32_t per_second, uint64_t& suppressed) {
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+  std::lock_guard lock(g_rate_mu);
+  auto found = g_rate_windows.find(name);
+  if (found == g_rate_windows.end()) found = g_rate_windows.emplace(std::string(name), RateWindow{}).first;
+  RateWindow& window = found->second;
+  if (window.second != second) {
+    window.second = second;
+    window.written = 0;
+  }
+  if (window.written >= per_second) {
+    ++window.suppressed;
+    return false;
+  }
+  ++window.written;
+  suppressed = std::exchange(window.suppressed, 0);
+  return true;
+}
+
+}  // namespace
+
+void event(Level level, std::string_view name, std::initializer_list<Field> fields) {
+  write_line(level, name, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+void limited_event(Level level, std::string_view name, std::initializer_list<Field> fields,
+                   uint32_t per_second) {
+  uint64_t suppressed = 0;
+  if (!within_rate(name, per_second, suppressed)) return;
+  std::vector<Field> all(fields);
+  if (suppressed > 0) all.push_back(kv("suppressed", suppressed));
+  write_line(level, name, all);
 }
 
 void set_min_level(Level level) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -29,6 +30,12 @@ Field kv(std::string_view key, const V& value) {
 
 // Emits one event if `level` is at or above the minimum level.
 void event(Level level, std::string_view name, std::initializer_list<Field> fields = {});
+
+// Like event(), for per-message and per-connection events: at most `per_second` events of
+// one name are written each second; the first one after a quiet spell carries
+// suppressed=N, the number dropped since the last one written.
+void limited_event(Level level, std::string_view name, std::initializer_list<Field> fields,
+                   uint32_t per_second = 10);
 
 // Sets the minimum level (default kInfo). Parses "trace|debug|info|warn|error".
 void set_min_level(Level level);

@@ -43,3 +43,21 @@ TEST(ErrorCodeTable, EveryCodeRoundTripsThroughItsName) {
 
 }  // namespace
 }  // namespace ballast
+
+#include "util/log.h"
+
+namespace ballast {
+namespace {
+
+TEST(Log, LimitedEventsAreCappedPerSecondAndCountWhatWasDropped) {
+  std::vector<std::string> lines;
+  log::set_sink([&](std::string_view line) { lines.emplace_back(line); });
+  for (int i = 0; i < 50; ++i) log::limited_event(log::Level::kWarn, "test.flood", {log::kv("i", i)}, 5);
+  log::set_sink({});
+  EXPECT_LE(lines.size(), 10u);  // at most two one-second windows in this loop
+  EXPECT_GE(lines.size(), 5u);
+  EXPECT_NE(lines.front().find("event=test.flood i=0"), std::string::npos) << lines.front();
+}
+
+}  // namespace
+}  // namespace ballast
