@@ -4,7 +4,7 @@ SHELL := /bin/bash
 JOBS ?= 2
 export CCACHE_DIR ?= $(HOME)/.cache/ballast-ccache
 
-.PHONY: deps deps-bench build-release build-test run test bench clean
+.PHONY: deps deps-bench configure-release build-release build-test run test bench clean
 
 deps:
 	scripts/install-deps
@@ -12,8 +12,10 @@ deps:
 deps-bench:
 	scripts/install-deps --bench
 
-build-release: deps
+configure-release: deps
 	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALLAST_SANITIZE=OFF
+
+build-release: configure-release
 	cmake --build build/release -j$(JOBS)
 
 build-test: deps
@@ -21,12 +23,13 @@ build-test: deps
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DBALLAST_SANITIZE=ON
 	cmake --build build/test -j$(JOBS)
 
-run: build-release
+run: configure-release
+	cmake --build build/release -j$(JOBS) --target ballastd ballast
 	mkdir -p var/ballast
 	./build/release/src/daemon/ballastd --data-dir var/ballast --http-listen 127.0.0.1:8080
 
 test: build-test
-	BALLAST_BUILD_DIR=$(CURDIR)/build/test ctest --test-dir build/test -j$(JOBS) --output-on-failure --timeout 900
+	ctest --test-dir build/test -j$(JOBS) --output-on-failure --timeout 900
 
 bench: deps-bench build-release
 	bench/run-all build/release
