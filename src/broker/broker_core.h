@@ -19,6 +19,7 @@
 #include "broker/journal_records.h"
 #include "broker/queue.h"
 #include "storage/journal.h"
+#include "util/bytes.h"
 #include "util/clock.h"
 
 namespace ballast::broker {
@@ -138,6 +139,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
 
   // Recovery and checkpoints (broker_recovery.cc).
   void load_snapshot(std::span<const std::byte> snapshot) override;
+  // One queue and its messages from the snapshot; false if the bytes do not parse.
+  bool load_snapshot_queue(ByteReader& reader, int64_t now_wall_ms);
   void apply_group(std::span<const storage::ReplayedRecord> group) override;
   void apply_record(const storage::ReplayedRecord& record);
   void after_recovery(const storage::RecoveryReport& report);

@@ -58,6 +58,25 @@ std::string BrokerCore::encode_snapshot(bool clean) const {
   return out;
 }
 
+bool BrokerCore::load_snapshot_queue(ByteReader& reader, int64_t now_wall_ms) {
+  std::string definition;
+  uint64_t message_count = 0;
+  if (!reader.str(definition) || !reader.u64(message_count)) return false;
+  auto created = decode_queue_created(definition);
+  if (!created) return false;
+  auto queue = std::make_unique<Queue>(created->queue_id, created->vhost, created->name, created->settings);
+  for (uint64_t m = 0; m < message_count; ++m) {
+    MessageEntry entry;
+    if (!decode_entry(reader, entry)) return false;
+    entry.state = entry.deliver_at_ms > now_wall_ms ? EntryState::kDelayed : EntryState::kReady;
+    queue->add(entry);
+    track_location(entry.segment_id, +1);
+  }
+  queue_ids_[{created->vhost, created->name}] = created->queue_id;
+  queues_[created->queue_id] = std::move(queue);
+  return true;
+}
+
 void BrokerCore::load_snapshot(std::span<const std::byte> snapshot) {
   ByteReader reader(snapshot);
   uint8_t version = 0, clean = 0;
@@ -65,26 +84,7 @@ void BrokerCore::load_snapshot(std::span<const std::byte> snapshot) {
   bool ok = reader.u8(version) && version == kSnapshotVersion && reader.u8(clean) &&
             reader.u64(next_queue_id_) && reader.u32(queue_count);
   const int64_t now = clock_->wall_ms();
-  for (uint32_t q = 0; ok && q < queue_count; ++q) {
-    std::string definition;
-    uint64_t message_count = 0;
-    ok = reader.str(definition) && reader.u64(message_count);
-    auto created = ok ? decode_queue_created(definition)
-                      : Result<QueueCreatedRecord>(Error(ErrorCode::kStorageCorrupt, "", ""));
-    ok = ok && created.ok();
-    if (!ok) break;
-    auto queue = std::make_unique<Queue>(created->queue_id, created->vhost, created->name, created->settings);
-    for (uint64_t m = 0; ok && m < message_count; ++m) {
-      MessageEntry entry;
-      ok = decode_entry(reader, entry);
-      if (!ok) break;
-      entry.state = entry.deliver_at_ms > now ? EntryState::kDelayed : EntryState::kReady;
-      queue->add(entry);
-      track_location(entry.segment_id, +1);
-    }
-    queue_ids_[{created->vhost, created->name}] = created->queue_id;
-    queues_[created->queue_id] = std::move(queue);
-  }
+  for (uint32_t q = 0; ok && q < queue_count; ++q) ok = load_snapshot_queue(reader, now);
   snapshot_was_clean_ = ok && clean == 1;
   if (!ok) {
     record_problem(ErrorCode::kStorageCorrupt,
