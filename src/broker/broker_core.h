@@ -118,6 +118,11 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
                   Callback<std::vector<DeliveredMessage>> done);
   Result<std::vector<uint64_t>> validate_receipts(Queue& queue, const std::vector<std::string>& receipts);
+  // The queue and message keys named by `receipts`, if they are all valid leases and the
+  // journal can commit; else the error to answer.
+  Result<std::pair<Queue*, std::vector<uint64_t>>> leased_messages(const std::string& vhost,
+                                                                   const std::string& name,
+                                                                   const std::vector<std::string>& receipts);
   void do_ack(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
               Callback<SettleOutcome> done);
   void do_nack(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,

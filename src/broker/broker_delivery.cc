@@ -222,18 +222,25 @@ void BrokerCore::submit_settlement(CommitPlan plan, uint64_t count, Callback<Set
   if (!status) answer(std::move(status));
 }
 
+Result<std::pair<Queue*, std::vector<uint64_t>>> BrokerCore::leased_messages(
+    const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts) {
+  auto found = require_queue(vhost, name);
+  if (!found) return std::move(found).error();
+  auto keys = validate_receipts(**found, receipts);
+  if (!keys) return std::move(keys).error();
+  if (auto refusal = storage_refusal()) return std::move(*refusal);
+  return std::pair{*found, std::move(*keys)};
+}
+
 void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
                         const std::vector<std::string>& receipts, Callback<SettleOutcome> done) {
-  auto found = require_queue(vhost, name);
-  if (!found) return done(std::move(found).error());
-  Queue& queue = **found;
-  auto keys = validate_receipts(queue, receipts);
-  if (!keys) return done(std::move(keys).error());
-  if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  auto settling = leased_messages(vhost, name, receipts);
+  if (!settling) return done(std::move(settling).error());
+  auto& [queue, keys] = *settling;
   CommitPlan plan;
-  for (uint64_t key : *keys) plan_settle(plan, queue, key, SettleReason::kAcked);
-  const uint64_t queue_id = queue.id();
-  const uint64_t count = keys->size();
+  for (uint64_t key : keys) plan_settle(plan, *queue, key, SettleReason::kAcked);
+  const uint64_t queue_id = queue->id();
+  const uint64_t count = keys.size();
   plan.on_durable.push_back([this, queue_id, count] {
     auto target = queues_.find(queue_id);
     if (target != queues_.end()) target->second->ack_rate().add(count, clock_->monotonic_ms());
@@ -244,22 +251,19 @@ void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
 void BrokerCore::do_nack(const std::string& vhost, const std::string& name,
                          const std::vector<std::string>& receipts, bool requeue,
                          Callback<SettleOutcome> done) {
-  auto found = require_queue(vhost, name);
-  if (!found) return done(std::move(found).error());
-  Queue& queue = **found;
-  auto keys = validate_receipts(queue, receipts);
-  if (!keys) return done(std::move(keys).error());
-  if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  auto settling = leased_messages(vhost, name, receipts);
+  if (!settling) return done(std::move(settling).error());
+  auto& [queue, keys] = *settling;
   CommitPlan plan;
-  for (uint64_t key : *keys) {
+  for (uint64_t key : keys) {
     if (requeue) {
-      plan_return(plan, queue, key);
+      plan_return(plan, *queue, key);
     } else {
-      plan_dead_letter(plan, queue, key, "rejected");
+      plan_dead_letter(plan, *queue, key, "rejected");
     }
   }
-  submit_settlement(std::move(plan), keys->size(), std::move(done));
-  if (requeue) serve_waiters(queue);
+  submit_settlement(std::move(plan), keys.size(), std::move(done));
+  if (requeue) serve_waiters(*queue);
 }
 
 void BrokerCore::do_extend(const std::string& vhost, const std::string& name,
