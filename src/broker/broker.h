@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,44 @@ struct HealthReport {
 
 enum class SyncMode : uint8_t { kAlways, kInterval };
 
+// Exchanges route a published message to queues by its routing key (and, for headers
+// exchanges, its headers). Every vhost has the default exchange "" (routing key = queue name)
+// and amq.direct, amq.fanout, amq.topic, amq.headers and amq.match.
+enum class ExchangeType : uint8_t { kDirect = 1, kFanout = 2, kTopic = 3, kHeaders = 4 };
+std::string_view exchange_type_name(ExchangeType type);
+std::optional<ExchangeType> parse_exchange_type(std::string_view name);
+
+struct ExchangeSettings {
+  ExchangeType type = ExchangeType::kDirect;
+  bool durable = true;
+  bool auto_delete = false;  // deleted when its last binding goes
+  bool internal = false;     // no direct publishing
+  bool operator==(const ExchangeSettings&) const = default;
+};
+
+// A binding from an exchange to a queue. For headers exchanges `arguments` holds the header
+// values to match (as text) and "x-match" = "all" (default) or "any".
+struct Binding {
+  std::string exchange;
+  std::string queue;
+  std::string routing_key;
+  std::vector<std::pair<std::string, std::string>> arguments;
+  bool operator==(const Binding&) const = default;
+};
+
+// One message to route through an exchange.
+struct RoutedMessage {
+  std::string exchange;
+  std::string routing_key;
+  std::vector<std::pair<std::string, std::string>> match_headers;  // for headers exchanges
+  PublishRequest request;
+};
+
+struct RouteResult {
+  uint32_t queues = 0;           // queues the message was stored in; 0 = unroutable
+  std::optional<Error> refused;  // set when it was not stored (e.g. QUEUE_LIMIT_REACHED)
+};
+
 struct BrokerOptions {
   std::string data_dir;                        // storage.data_dir
   uint64_t segment_bytes = 64ull << 20;        // storage.segment_size
@@ -115,9 +154,27 @@ class Broker {
   // All messages are stored in one atomic journal commit, or none is.
   virtual void publish(std::string vhost, std::string name, std::vector<PublishRequest> messages,
                        Callback<PublishOutcome> done) = 0;
+  // Routes every message through its exchange and stores all that route in one atomic journal
+  // commit; results are in the order of `messages`. Fails as a whole only when the commit
+  // fails. An unknown exchange refuses the message with NOT_FOUND naming it.
+  virtual void publish_routed(std::string vhost, std::vector<RoutedMessage> messages,
+                              Callback<std::vector<RouteResult>> done) = 0;
+  // Creates the exchange, or checks that it exists with these settings (QUEUE_EXISTS_DIFFERENT
+  // otherwise, naming the exchange); passive only checks that it exists (NOT_FOUND).
+  virtual void declare_exchange(std::string vhost, std::string name, ExchangeSettings settings, bool passive,
+                                Callback<void> done) = 0;
+  // if_unused: refuses (PRECONDITION) while the exchange has bindings. The predeclared
+  // exchanges cannot be deleted (ACCESS_REFUSED).
+  virtual void delete_exchange(std::string vhost, std::string name, bool if_unused, Callback<void> done) = 0;
+  // Idempotent; NOT_FOUND names a missing exchange or queue.
+  virtual void bind(std::string vhost, Binding binding, Callback<void> done) = 0;
+  virtual void unbind(std::string vhost, Binding binding, Callback<void> done) = 0;
   // Leases up to max_messages ready messages; waits up to wait_ms for the first one.
   virtual void receive(std::string vhost, std::string name, ReceiveRequest request,
                        Callback<std::vector<DeliveredMessage>> done) = 0;
+  // Ends the long poll named by request.waiter_id (it answers with no messages); nothing if it
+  // has already been answered.
+  virtual void cancel_receive(std::string vhost, std::string name, uint64_t waiter_id) = 0;
   // Every receipt must be valid, or nothing changes and the call fails with RECEIPT_INVALID
   // naming the first bad one.
   virtual void ack(std::string vhost, std::string name, std::vector<std::string> receipts,

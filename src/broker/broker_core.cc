@@ -109,11 +109,6 @@ Error BrokerCore::shutting_down_error() const {
                "retry against the restarted broker");
 }
 
-template <typename T>
-void BrokerCore::on_loop(Callback<T>& done, std::function<void()> task) {
-  if (stopping_.load() || !loop_.post(std::move(task))) done(shutting_down_error());
-}
-
 void BrokerCore::create_queue(std::string vhost, std::string name, QueueSettings settings,
                               Callback<CreateQueueOutcome> done) {
   on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), settings = std::move(settings),
@@ -160,6 +155,12 @@ void BrokerCore::receive(std::string vhost, std::string name, ReceiveRequest req
                          Callback<std::vector<DeliveredMessage>> done) {
   on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), request, done]() mutable {
     do_receive(vhost, name, request, std::move(done));
+  });
+}
+
+void BrokerCore::cancel_receive(std::string vhost, std::string name, uint64_t waiter_id) {
+  loop_.post([this, vhost = std::move(vhost), name = std::move(name), waiter_id] {
+    do_cancel_receive(vhost, name, waiter_id);
   });
 }
 
@@ -256,13 +257,33 @@ Queue& BrokerCore::create_queue_now(const std::string& vhost, const std::string&
   return created;
 }
 
-Queue& BrokerCore::resolve_dead_letter_target(Queue& source, CommitPlan& plan) {
-  const DeadLetterTarget target = dead_letter_target(source.settings());
-  BALLAST_CHECK(target.exchange.empty(), "queue {} has dead-letter exchange {}, which validation refuses",
-                source.name(), target.exchange);
+Queue& BrokerCore::queue_or_create(const std::string& vhost, const std::string& name, CommitPlan& plan) {
+  if (Queue* existing = find_queue(vhost, name)) return *existing;
+  return create_queue_now(vhost, name, QueueSettings{}, plan);
+}
+
+std::vector<Queue*> BrokerCore::resolve_dead_letter_targets(Queue& source, const MessageProperties& properties,
+                                                            CommitPlan& plan) {
+  const QueueSettings& settings = source.settings();
+  const DeadLetterTarget target = dead_letter_target(settings);
   // The default exchange: the routing key names the queue, created on first use.
-  if (Queue* existing = find_queue(source.vhost(), target.routing_key)) return *existing;
-  return create_queue_now(source.vhost(), target.routing_key, QueueSettings{}, plan);
+  if (target.exchange.empty()) return {&queue_or_create(source.vhost(), target.routing_key, plan)};
+  const std::string& routing_key =
+      settings.dead_letter_queue.empty() ? properties.amqp_routing_key : settings.dead_letter_queue;
+  RoutedMessage probe{target.exchange, routing_key, {}, {}};
+  std::optional<Error> refused;
+  std::vector<Queue*> targets = route_targets(source.vhost(), probe, refused);
+  if (targets.empty()) {
+    // Nothing is dropped silently (R3): what the dead-letter exchange cannot route goes to the
+    // vhost's dead-letter queue, and the log says why.
+    log::limited_event(log::Level::kWarn, "broker.dead_letter_unroutable",
+                       {log::kv("queue", source.name()), log::kv("exchange", target.exchange),
+                        log::kv("routing_key", routing_key),
+                        log::kv("why", refused ? refused->message() : "no queue is bound for this key"),
+                        log::kv("to", kDeadLetterQueueName)});
+    targets.push_back(&queue_or_create(source.vhost(), std::string(kDeadLetterQueueName), plan));
+  }
+  return targets;
 }
 
 QueueInfo BrokerCore::describe(Queue& queue) {
@@ -310,6 +331,7 @@ void BrokerCore::do_delete_queue(const std::string& vhost, const std::string& na
   const uint64_t queue_id = (*queue)->id();
   CommitPlan plan;
   plan.add({static_cast<uint16_t>(RecordType::kQueueDeleted), false, encode(QueueDeletedRecord{queue_id})});
+  if (exchanges_of(vhost).forget_queue(name)) plan_exchanges_record(plan, vhost);
   queue_ids_.erase({vhost, name});
   deleting_queues_.insert(queue_id);
   plan.on_failed.push_back([this, queue_id, vhost, name] {

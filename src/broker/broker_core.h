@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/commit_plan.h"
 #include "broker/event_loop.h"
+#include "broker/exchange_table.h"
 #include "broker/journal_records.h"
 #include "broker/queue.h"
 #include "storage/journal.h"
@@ -23,6 +24,9 @@
 #include "util/clock.h"
 
 namespace ballast::broker {
+
+// A message's journal record for `queue`: the queue's TTL and priority cap applied.
+MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& request, int64_t now);
 
 class BrokerCore final : public Broker, private storage::RecoveryVisitor {
  public:
@@ -45,6 +49,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
                Callback<PublishOutcome> done) override;
   void receive(std::string vhost, std::string name, ReceiveRequest request,
                Callback<std::vector<DeliveredMessage>> done) override;
+  void cancel_receive(std::string vhost, std::string name, uint64_t waiter_id) override;
   void ack(std::string vhost, std::string name, std::vector<std::string> receipts,
            Callback<SettleOutcome> done) override;
   void nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
@@ -54,6 +59,13 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void peek(std::string vhost, std::string name, uint32_t max_messages,
             Callback<std::vector<DeliveredMessage>> done) override;
   void stats(Callback<BrokerStats> done) override;
+  void publish_routed(std::string vhost, std::vector<RoutedMessage> messages,
+                      Callback<std::vector<RouteResult>> done) override;
+  void declare_exchange(std::string vhost, std::string name, ExchangeSettings settings, bool passive,
+                        Callback<void> done) override;
+  void delete_exchange(std::string vhost, std::string name, bool if_unused, Callback<void> done) override;
+  void bind(std::string vhost, Binding binding, Callback<void> done) override;
+  void unbind(std::string vhost, Binding binding, Callback<void> done) override;
   HealthReport health() const override;
 
   // Compacts the oldest segment if it lags, then writes a checkpoint (which reclaims dead
@@ -77,7 +89,9 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
 
   // Posts `task` to the loop, or answers SHUTTING_DOWN when the broker is stopping.
   template <typename T>
-  void on_loop(Callback<T>& done, std::function<void()> task);
+  void on_loop(Callback<T>& done, std::function<void()> task) {
+    if (stopping_.load() || !loop_.post(std::move(task))) done(shutting_down_error());
+  }
   Error shutting_down_error() const;
 
   // Queues (broker_core.cc).
@@ -85,8 +99,12 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   Result<Queue*> require_queue(const std::string& vhost, const std::string& name);
   Queue& create_queue_now(const std::string& vhost, const std::string& name, const QueueSettings& settings,
                           CommitPlan& plan);
-  // The queue that dead letters of `source` go to (created on first use, in `plan`).
-  Queue& resolve_dead_letter_target(Queue& source, CommitPlan& plan);
+  // The queues that a dead letter of `source` goes to: its dead-letter exchange's routes, or
+  // the named queue on the default exchange (created on first use, in `plan`); the vhost's
+  // ballast.dead-letter when the exchange routes it nowhere.
+  std::vector<Queue*> resolve_dead_letter_targets(Queue& source, const MessageProperties& properties,
+                                                  CommitPlan& plan);
+  Queue& queue_or_create(const std::string& vhost, const std::string& name, CommitPlan& plan);
   QueueInfo describe(Queue& queue);
   void do_create_queue(const std::string& vhost, const std::string& name, const QueueSettings& settings,
                        Callback<CreateQueueOutcome> done);
@@ -111,10 +129,26 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   Status plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan);
   std::string new_message_id();
 
+  // Exchanges and routed publishing (broker_routing.cc).
+  ExchangeTable& exchanges_of(const std::string& vhost);
+  // Adds the record that stores `vhost`'s whole exchange table as it is now.
+  void plan_exchanges_record(CommitPlan& plan, const std::string& vhost);
+  void commit_exchange_change(const std::string& vhost, Callback<void> done);
+  std::vector<Queue*> route_targets(const std::string& vhost, const RoutedMessage& message,
+                                    std::optional<Error>& refused);
+  void do_publish_routed(const std::string& vhost, std::vector<RoutedMessage>& messages,
+                         Callback<std::vector<RouteResult>> done);
+  // The messages (indices into `messages`) that `queue` takes, in order; refusals go into
+  // `results`; drop-head's dead-lettering goes into `plan`.
+  std::vector<size_t> admit(Queue& queue, const std::vector<RoutedMessage>& messages,
+                            const std::vector<size_t>& indices, int64_t now, std::vector<RouteResult>& results,
+                            CommitPlan& plan);
+
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
   std::optional<DeliveredMessage> load_message(const MessageEntry& entry);
   Result<MessageAppendedRecord> read_message(const MessageEntry& entry);
+  void do_cancel_receive(const std::string& vhost, const std::string& name, uint64_t waiter_id);
   void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
                   Callback<std::vector<DeliveredMessage>> done);
   Result<std::vector<uint64_t>> validate_receipts(Queue& queue, const std::vector<std::string>& receipts);
@@ -170,6 +204,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // Loop thread only (and the opening thread before run()).
   std::map<uint64_t, std::unique_ptr<Queue>> queues_;
   std::map<std::pair<std::string, std::string>, uint64_t> queue_ids_;
+  std::map<std::string, ExchangeTable> exchanges_;  // by vhost
   std::set<uint64_t> deleting_queues_;
   uint64_t next_queue_id_ = 1;
   std::map<uint64_t, uint64_t> live_per_segment_;

@@ -1,6 +1,8 @@
 // BrokerCore: delivery — receive with leases and long polls, ack, nack, extend, peek,
 // dead-lettering, lease expiry, TTL and delays (the tick).
+#include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "broker/broker_core.h"
 #include "util/log.h"
@@ -120,7 +122,10 @@ std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const Receive
     }
     ++entry.delivery_count;
     const uint64_t nonce = next_nonce_++;
-    queue.lease(*key, Lease{now_monotonic + static_cast<int64_t>(visibility) * 1000, nonce});
+    const int64_t lease_deadline = request.hold_until_settled
+                                       ? std::numeric_limits<int64_t>::max()
+                                       : now_monotonic + static_cast<int64_t>(visibility) * 1000;
+    queue.lease(*key, Lease{lease_deadline, nonce});
     message->delivery_count = entry.delivery_count;
     message->receipt = make_receipt(queue.id(), *key, nonce);
     delivered.push_back(std::move(*message));
@@ -167,6 +172,21 @@ void BrokerCore::serve_waiters(Queue& queue) {
     waiter.done(std::move(delivered));
   }
   if (waiting.empty()) waiters_.erase(found);
+}
+
+void BrokerCore::do_cancel_receive(const std::string& vhost, const std::string& name, uint64_t waiter_id) {
+  auto queue_id = queue_ids_.find({vhost, name});
+  if (queue_id == queue_ids_.end()) return;
+  auto found = waiters_.find(queue_id->second);
+  if (found == waiters_.end()) return;
+  auto& waiting = found->second;
+  auto waiter = std::find_if(waiting.begin(), waiting.end(),
+                             [&](const Waiter& w) { return w.request.waiter_id == waiter_id; });
+  if (waiter == waiting.end()) return;
+  auto done = std::move(waiter->done);
+  waiting.erase(waiter);
+  if (waiting.empty()) waiters_.erase(found);
+  done(std::vector<DeliveredMessage>{});
 }
 
 void BrokerCore::expire_waiters(int64_t now_monotonic_ms) {
@@ -329,7 +349,7 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
     return;
   }
   add_death_headers(*properties, queue, reason, clock_->wall_ms());
-  Queue& target = resolve_dead_letter_target(queue, plan);
+  const std::vector<Queue*> targets = resolve_dead_letter_targets(queue, *properties, plan);
   MessageAppendedRecord moved = std::move(*record);
   moved.delivery_count = 0;
   moved.expires_at_ms = 0;
@@ -338,7 +358,7 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
   moved.properties = encode_properties(*properties);
   const auto body_bytes = static_cast<uint32_t>(moved.body.size());
   plan_settle(plan, queue, key, settle_reason);
-  plan_append(plan, target, std::move(moved), body_bytes);
+  for (Queue* target : targets) plan_append(plan, *target, moved, body_bytes);
 }
 
 void BrokerCore::restore_reserve_when_due(int64_t now_monotonic_ms) {

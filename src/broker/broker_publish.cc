@@ -121,21 +121,8 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
   }
   for (size_t index : stored) {
     PublishRequest& request = requests[index];
-    MessageAppendedRecord record;
-    record.message_id = request.id;
-    record.priority = request.priority;
-    record.published_at_ms = now;
-    std::optional<uint32_t> ttl = request.ttl_seconds;
-    if (queue.settings().message_ttl_seconds && (!ttl || *queue.settings().message_ttl_seconds < *ttl)) {
-      ttl = queue.settings().message_ttl_seconds;
-    }
-    if (ttl) record.expires_at_ms = now + static_cast<int64_t>(*ttl) * 1000;
-    if (request.delay_seconds && *request.delay_seconds > 0) {
-      record.deliver_at_ms = now + static_cast<int64_t>(*request.delay_seconds) * 1000;
-    }
-    record.properties = encode_properties(request.properties);
-    const auto body_bytes = static_cast<uint32_t>(request.body.size());
-    record.body = std::move(request.body);
+    MessageAppendedRecord record = message_record(queue, request, now);
+    const auto body_bytes = static_cast<uint32_t>(record.body.size());
     plan_append(plan, queue, std::move(record), body_bytes);
   }
   // Remembered now, not at commit, so that a duplicate arriving meanwhile is caught too.

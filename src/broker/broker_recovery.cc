@@ -9,7 +9,8 @@ namespace ballast::broker {
 
 namespace {
 
-constexpr uint8_t kSnapshotVersion = 1;
+// 1: queues and messages; 2: then every vhost's exchange table.
+constexpr uint8_t kSnapshotVersion = 2;
 constexpr size_t kMaxMovesPerCheckpoint = 1000;
 // Compaction starts once the oldest live segment is this many segments behind the tail.
 constexpr uint64_t kCompactionLagSegments = 2;
@@ -55,6 +56,11 @@ std::string BrokerCore::encode_snapshot(bool clean) const {
       if (entry.state != EntryState::kSettling) encode_entry(writer, entry);
     }
   }
+  writer.u32(static_cast<uint32_t>(exchanges_.size()));
+  for (const auto& [vhost, table] : exchanges_) {
+    writer.str(vhost);
+    writer.str(table.encode());
+  }
   return out;
 }
 
@@ -81,10 +87,16 @@ void BrokerCore::load_snapshot(std::span<const std::byte> snapshot) {
   ByteReader reader(snapshot);
   uint8_t version = 0, clean = 0;
   uint32_t queue_count = 0;
-  bool ok = reader.u8(version) && version == kSnapshotVersion && reader.u8(clean) &&
+  bool ok = reader.u8(version) && (version == 1 || version == kSnapshotVersion) && reader.u8(clean) &&
             reader.u64(next_queue_id_) && reader.u32(queue_count);
   const int64_t now = clock_->wall_ms();
   for (uint32_t q = 0; ok && q < queue_count; ++q) ok = load_snapshot_queue(reader, now);
+  uint32_t vhost_count = 0;
+  if (ok && version >= 2) ok = reader.u32(vhost_count);
+  for (uint32_t v = 0; ok && v < vhost_count; ++v) {
+    std::string vhost, table;
+    ok = reader.str(vhost) && reader.str(table) && exchanges_of(vhost).decode(table, true);
+  }
   snapshot_was_clean_ = ok && clean == 1;
   if (!ok) {
     record_problem(ErrorCode::kStorageCorrupt,
@@ -204,6 +216,15 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
       entry->record_bytes = record.location.bytes;
       entry->flags |= kEntryMoved;
       track_location(entry->segment_id, +1);
+      break;
+    }
+    case RecordType::kExchangesChanged: {
+      ByteReader reader(payload);
+      std::string vhost, table;
+      if (!reader.str(vhost) || !reader.str(table) || !exchanges_of(vhost).decode(table, true)) {
+        status = Error(ErrorCode::kStorageCorrupt, "an exchanges-changed record does not parse",
+                       "run 'ballast doctor'; the vhost's exchanges and bindings may be missing");
+      }
       break;
     }
     default:

@@ -17,6 +17,7 @@ enum SettingTag : uint16_t {
   kTagDedupWindow = 8,
   kTagVisibilityTimeout = 9,
   kTagDeadLetterExchange = 10,
+  kTagMaxPriority = 11,
 };
 enum SettingType : uint8_t { kAbsent = 0, kU64 = 1, kBool = 2, kStr = 3 };
 
@@ -38,7 +39,7 @@ void put_u64(ByteWriter& writer, uint16_t tag, uint64_t value) {
 }
 
 void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
-  writer.u32(10);
+  writer.u32(11);
   put_optional(writer, kTagMaxLength, settings.max_length);
   put_optional(writer, kTagMaxBytes, settings.max_bytes);
   put_u64(writer, kTagOverflow, static_cast<uint64_t>(settings.overflow));
@@ -55,6 +56,9 @@ void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
   writer.u16(kTagDeadLetterExchange);
   writer.u8(kStr);
   writer.str(settings.dead_letter_exchange);
+  std::optional<uint64_t> max_priority;
+  if (settings.max_priority) max_priority = *settings.max_priority;
+  put_optional(writer, kTagMaxPriority, max_priority);
 }
 
 std::optional<uint32_t> narrow(const std::optional<uint64_t>& value) {
@@ -85,6 +89,10 @@ void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<ui
       break;
     case kTagDeadLetterExchange:
       settings.dead_letter_exchange = text;
+      break;
+    case kTagMaxPriority:
+      settings.max_priority.reset();
+      if (number) settings.max_priority = static_cast<uint8_t>(std::min<uint64_t>(*number, 255));
       break;
     case kTagDeadLetterDrop:
       settings.dead_letter_drop = number.value_or(0) != 0;
@@ -282,6 +290,9 @@ std::string encode_properties(const MessageProperties& properties) {
     writer.str(name);
     writer.str(value);
   }
+  writer.str(properties.amqp_properties);
+  writer.str(properties.amqp_exchange);
+  writer.str(properties.amqp_routing_key);
   return out;
 }
 
@@ -299,6 +310,11 @@ Result<MessageProperties> decode_properties(std::string_view encoded) {
     std::string name, value;
     if (!reader.str(name) || !reader.str(value)) return malformed("message-properties");
     properties.headers.emplace_back(std::move(name), std::move(value));
+  }
+  // Written since format version 1.1; records from before end here.
+  if (reader.remaining() > 0 && !(reader.str(properties.amqp_properties) && reader.str(properties.amqp_exchange) &&
+                                  reader.str(properties.amqp_routing_key))) {
+    return malformed("message-properties");
   }
   return properties;
 }

@@ -21,6 +21,7 @@ enum class RecordType : uint16_t {
   kMessageSettled = 5,
   kMessageReturned = 6,
   kMessageMoved = 7,
+  kExchangesChanged = 8,  // a vhost's whole exchange table (ExchangeTable::encode)
 };
 
 enum class SettleReason : uint8_t {

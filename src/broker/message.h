@@ -20,6 +20,13 @@ struct MessageProperties {
   std::string reply_to;
   BodyEncoding encoding = BodyEncoding::kUtf8;
   std::vector<std::pair<std::string, std::string>> headers;  // in the order given
+  // The AMQP 0-9-1 content-header property flags and list exactly as a client sent them (empty
+  // for messages published over HTTP); kept opaque so that AMQP consumers get them byte-identical.
+  std::string amqp_properties;
+  // The exchange and routing key an AMQP message was published with (empty over HTTP: a
+  // consumer then sees the default exchange and the queue's name).
+  std::string amqp_exchange;
+  std::string amqp_routing_key;
 
   bool operator==(const MessageProperties&) const = default;
 };
@@ -32,6 +39,7 @@ struct PublishRequest {
   uint8_t priority = 0;  // 0..9, higher first
   std::optional<uint32_t> delay_seconds;
   std::optional<uint32_t> ttl_seconds;  // overrides the queue's message_ttl_seconds when shorter
+  std::optional<uint64_t> ttl_ms;       // the same in milliseconds (AMQP's expiration); wins when set
 };
 
 struct PublishedMessage {
@@ -66,6 +74,11 @@ struct ReceiveRequest {
   uint32_t max_messages = 1;                           // 1..1000
   uint32_t wait_ms = 0;                                // long poll; 0 = answer at once
   std::optional<uint32_t> visibility_timeout_seconds;  // none = the queue's default
+  // AMQP semantics: the lease never expires; the message stays with this consumer until it is
+  // acked or nacked (the front end nacks with requeue when the consumer goes away).
+  bool hold_until_settled = false;
+  // Non-zero: names this long poll so that cancel_receive() can end it early.
+  uint64_t waiter_id = 0;
 };
 
 }  // namespace ballast::broker

@@ -33,6 +33,7 @@ std::vector<std::string> differing_setting_keys(const QueueSettings& a, const Qu
   if (a.default_visibility_timeout_seconds != b.default_visibility_timeout_seconds) {
     keys.emplace_back("default_visibility_timeout_seconds");
   }
+  if (a.max_priority != b.max_priority) keys.emplace_back("max_priority");
   return keys;
 }
 
@@ -63,13 +64,6 @@ Status validate_settings(const QueueSettings& settings) {
   }
   if (settings.dedup_window_seconds > kMaxDedupWindowSeconds) {
     return out_of_range("dedup_window_seconds", settings.dedup_window_seconds, 0, kMaxDedupWindowSeconds);
-  }
-  if (!settings.dead_letter_exchange.empty()) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("dead-letter exchange \"{}\" does not exist: only the default exchange "
-                             "exists until the AMQP front end adds exchanges",
-                             settings.dead_letter_exchange),
-                 "leave the exchange empty and name the target queue in dead_letter_queue");
   }
   if (settings.dead_letter_drop && !settings.dead_letter_queue.empty()) {
     return Error(ErrorCode::kInvalidArgument,

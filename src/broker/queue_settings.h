@@ -35,6 +35,9 @@ struct QueueSettings {
   bool dead_letter_drop = false;
   uint32_t dedup_window_seconds = 0;  // 0 = idempotent publish off
   uint32_t default_visibility_timeout_seconds = 30;
+  // AMQP's x-max-priority: publish priorities are capped at this (0 = every message is equal,
+  // as on an AMQP queue declared without it). None = priorities 0-9 as given (HTTP queues).
+  std::optional<uint8_t> max_priority;
 
   bool operator==(const QueueSettings&) const = default;
 };

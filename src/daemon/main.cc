@@ -94,8 +94,23 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
     (*broker)->stop();
     return exit_status_for(server.error().code());
   }
+  const auto amqp_options = ops::to_amqp_options(*config);
+  std::unique_ptr<amqp::AmqpServer> amqp_server;
+  if (!amqp_options.listen.empty()) {
+    auto started = amqp::AmqpServer::start(amqp_options, **broker);
+    if (!started) {
+      log_failure("server.start_failed", started.error());
+      (*server)->stop();
+      (*broker)->stop();
+      return exit_status_for(started.error().code());
+    }
+    amqp_server = std::move(*started);
+  }
+  const std::string amqp_addresses =
+      amqp_server ? fmt::format("{}", fmt::join(amqp_server->bound_addresses(), ",")) : "off";
   log::event(log::Level::kInfo, "server.ready",
-             {log::kv("http", (*server)->bound_address()), log::kv("data_dir", config->data_dir),
+             {log::kv("http", (*server)->bound_address()), log::kv("amqp", amqp_addresses),
+              log::kv("data_dir", config->data_dir),
               log::kv("sync_mode", config->sync_mode), log::kv("version", kVersion)});
   sigset_t signals;
   sigemptyset(&signals);
@@ -110,8 +125,10 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
     log::event(log::Level::kInfo, "server.stopping", {log::kv("signal", strsignal(received))});
     break;
   }
+  if (amqp_server) amqp_server->stop();
   (*server)->stop();
   (*broker)->stop();
+  amqp_server.reset();
   server->reset();
   log::event(log::Level::kInfo, "server.stopped", {});
   return 0;
@@ -135,10 +152,13 @@ int main(int argc, char** argv) {
   std::string config_file;
   ops::FlagValues flags;
   std::string data_dir, http_listen, segment_size, sync_mode, log_level;
+  std::vector<std::string> amqp_listen;
   bool insecure_remote = false;
   app.add_option("--config", config_file, "TOML configuration file (or BALLAST_CONFIG)");
   app.add_option("--data-dir", data_dir, "storage.data_dir");
   app.add_option("--http-listen", http_listen, "server.http_listen, HOST:PORT (port 0 picks one)");
+  app.add_option("--amqp-listen", amqp_listen,
+                 "amqp.listen, HOST:PORT or [IPV6]:PORT; repeat for several (port 0 picks one)");
   app.add_option("--segment-size", segment_size, "storage.segment_size in bytes");
   app.add_option("--sync-mode", sync_mode, "storage.sync_mode: always | interval");
   app.add_option("--log-level", log_level, "server.log_level: trace | debug | info | warn | error");
@@ -157,5 +177,6 @@ int main(int argc, char** argv) {
     if (!value.empty()) flags[key] = value;
   }
   if (insecure_remote) flags["server.insecure_remote"] = "true";
+  if (!amqp_listen.empty()) flags["amqp.listen"] = fmt::format("{}", fmt::join(amqp_listen, ","));
   return serve(config_file, flags);
 }

@@ -41,6 +41,10 @@ const std::vector<KeySpec>& key_specs() {
       {"limits.http_header_timeout_ms", &Config::http_header_timeout_ms, 100, 3600000},
       {"limits.http_body_timeout_ms", &Config::http_body_timeout_ms, 100, 3600000},
       {"limits.max_long_polls", &Config::max_long_polls, 1, 1000000},
+      {"amqp.listen", &Config::amqp_listen},
+      {"amqp.heartbeat_seconds", &Config::amqp_heartbeat_seconds, 0, 3600},
+      {"amqp.frame_max", &Config::amqp_frame_max, 4096, 1ull << 20},
+      {"amqp.channel_max", &Config::amqp_channel_max, 1, 65535},
   };
   return specs;
 }
@@ -231,6 +235,23 @@ http::HttpServerOptions to_http_options(const Config& config) {
   options.max_request_bytes = config.max_request_bytes;
   options.max_message_bytes = config.max_message_bytes;
   options.max_long_polls = static_cast<uint32_t>(config.max_long_polls);
+  return options;
+}
+
+amqp::AmqpServerOptions to_amqp_options(const Config& config) {
+  amqp::AmqpServerOptions options;
+  size_t start = 0;
+  while (start <= config.amqp_listen.size() && !config.amqp_listen.empty()) {
+    const size_t comma = config.amqp_listen.find(',', start);
+    std::string address = config.amqp_listen.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!address.empty()) options.listen.push_back(std::move(address));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  options.insecure_remote = config.insecure_remote;
+  options.connection.heartbeat_seconds = static_cast<uint16_t>(config.amqp_heartbeat_seconds);
+  options.connection.frame_max = static_cast<uint32_t>(config.amqp_frame_max);
+  options.connection.channel_max = static_cast<uint16_t>(config.amqp_channel_max);
   return options;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "protocol/amqp/amqp_server.h"
 #include "protocol/http/http_server.h"
 #include "util/result.h"
 
@@ -38,6 +39,11 @@ struct Config {
   uint64_t http_header_timeout_ms = 10000;
   uint64_t http_body_timeout_ms = 30000;
   uint64_t max_long_polls = 1024;
+  // [amqp]
+  std::string amqp_listen = "127.0.0.1:5672";  // comma-separated; empty = AMQP off
+  uint64_t amqp_heartbeat_seconds = 60;
+  uint64_t amqp_frame_max = 131072;
+  uint64_t amqp_channel_max = 2047;
 
   std::string config_file;  // where the file layer came from; empty = none
 };
@@ -60,5 +66,7 @@ std::vector<std::string> changed_keys(const Config& a, const Config& b);
 
 broker::BrokerOptions to_broker_options(const Config& config);
 http::HttpServerOptions to_http_options(const Config& config);
+// amqp.listen split at commas; empty = no AMQP listener.
+amqp::AmqpServerOptions to_amqp_options(const Config& config);
 
 }  // namespace ballast::ops

@@ -30,7 +30,10 @@ class Daemon:
 
     def start(self, expect_ready=True):
         self.process = subprocess.Popen(
-            [self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0", *self.extra_args],
+            [self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0",
+             # AMQP on a port the kernel picks, unless the test asks for its own listeners.
+             *([] if "--amqp-listen" in self.extra_args else ["--amqp-listen", "127.0.0.1:0"]),
+             *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
 

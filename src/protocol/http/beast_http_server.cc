@@ -1,13 +1,13 @@
 // HttpServer on Boost.Beast: accept loop and one coroutine per connection, with header and
 // body deadlines, a request-size cap and keep-alive. Requests go to ApiRouter.
 #include <atomic>
-#include <charconv>
 #include <thread>
 #include <vector>
 
 #include "protocol/http/api_router.h"
 #include "protocol/http/asio.h"
 #include "protocol/http/http_server.h"
+#include "protocol/net/listen_endpoint.h"
 #include "util/log.h"
 
 namespace ballast::http {
@@ -38,36 +38,6 @@ auto async_route(ApiRouter& router, ApiRequest request, Token&& token) {
         });
       },
       token, std::move(request));
-}
-
-Result<tcp::endpoint> parse_listen(const std::string& listen, bool insecure_remote) {
-  const auto invalid = [&](std::string why) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("listen address \"{}\" {}", listen, why),
-                 "use HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks a free port)");
-  };
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return invalid("has no port");
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  unsigned port = 0;
-  const std::string port_text = listen.substr(colon + 1);
-  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return invalid("has no valid port (0-65535)");
-  }
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) return invalid("does not name an IP address");
-  if (!address.is_loopback() && !insecure_remote) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("refusing to listen on {}: it is not a loopback address, and until "
-                             "authentication exists anyone who can reach the port could read or purge queues",
-                             listen),
-                 "listen on 127.0.0.1, or pass --insecure-remote (server.insecure_remote = true) if a "
-                 "firewall or proxy protects the port");
-  }
-  return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
 class BeastHttpServer final : public HttpServer {
@@ -102,10 +72,7 @@ class BeastHttpServer final : public HttpServer {
     log::event(log::Level::kInfo, "http.listening", {log::kv("address", bound_address())});
   }
 
-  std::string bound_address() const override {
-    if (bound_.address().is_v6()) return fmt::format("[{}]:{}", bound_.address().to_string(), bound_.port());
-    return fmt::format("{}:{}", bound_.address().to_string(), bound_.port());
-  }
+  std::string bound_address() const override { return net::format_endpoint(bound_); }
 
   void stop() override {
     if (stopped_.exchange(true)) return;
@@ -217,7 +184,7 @@ class BeastHttpServer final : public HttpServer {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options,
                                                       broker::Broker& broker) {
-  auto endpoint = parse_listen(options.listen, options.insecure_remote);
+  auto endpoint = net::parse_listen_endpoint(options.listen, options.insecure_remote, "--http-listen");
   if (!endpoint) return std::move(endpoint).error();
   auto server = std::make_unique<BeastHttpServer>(options, broker);
   auto status = server->listen(*endpoint);

@@ -1,0 +1,208 @@
+// AmqpServer on Boost.Asio: acceptors, one Session (socket + Connection) per client, a write
+// queue per session and a one-second tick for heartbeats. Everything runs on one I/O thread.
+#include "protocol/amqp/amqp_server.h"
+
+#include <atomic>
+#include <list>
+#include <thread>
+#include <utility>
+
+#include <boost/asio.hpp>
+
+#include "fmt/format.h"
+#include "protocol/net/listen_endpoint.h"
+#include "util/log.h"
+
+namespace ballast::amqp {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class Session final : public ConnectionIo, public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, asio::io_context& io) : socket_(std::move(socket)), io_(io) {}
+
+  void start(broker::Broker& broker, Registry& registry, const AmqpOptions& options) {
+    boost::system::error_code ec;
+    const auto remote = socket_.remote_endpoint(ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    connection_ = std::make_shared<Connection>(broker, registry, *this, options,
+                                               ec ? std::string("unknown") : net::format_endpoint(remote));
+    read();
+  }
+
+  Poster poster() override {
+    return [io = &io_](std::function<void()> task) { asio::post(*io, std::move(task)); };
+  }
+
+  void output_ready() override {
+    if (writing_ || closed_) return;
+    write();
+  }
+
+  void close_after_output() override {
+    close_requested_ = true;
+    if (!writing_ && connection_->outbox().empty()) shutdown();
+  }
+
+  void tick(int64_t now_ms) {
+    if (!closed_) connection_->on_timer(now_ms);
+  }
+
+  void shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    connection_->on_transport_closed();
+  }
+
+  bool closed() const { return closed_; }
+
+ private:
+  void read() {
+    auto self = shared_from_this();
+    socket_.async_read_some(asio::buffer(read_buffer_), [self](boost::system::error_code ec, size_t bytes) {
+      if (ec || self->closed_) return self->shutdown();
+      self->connection_->on_bytes(std::string_view(self->read_buffer_.data(), bytes));
+      if (!self->closed_ && !self->close_requested_) self->read();
+    });
+  }
+
+  void write() {
+    writing_ = true;
+    sending_.clear();
+    std::swap(sending_, connection_->outbox());
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(sending_), [self](boost::system::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->shutdown();
+      if (!self->connection_->outbox().empty()) return self->write();
+      if (self->close_requested_) return self->shutdown();
+      self->connection_->on_output_drained();
+    });
+  }
+
+  tcp::socket socket_;
+  asio::io_context& io_;
+  std::shared_ptr<Connection> connection_;
+  std::array<char, kReadChunk> read_buffer_{};
+  std::string sending_;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool closed_ = false;
+};
+
+class AsioAmqpServer final : public AmqpServer {
+ public:
+  AsioAmqpServer(const AmqpServerOptions& options, broker::Broker& broker)
+      : options_(options), broker_(broker), tick_timer_(io_) {}
+  ~AsioAmqpServer() override { stop(); }
+
+  Status listen(const tcp::endpoint& endpoint, const std::string& text) {
+    auto& acceptor = acceptors_.emplace_back(io_);
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Error(ErrorCode::kListenFailed, fmt::format("cannot listen for AMQP on {}: {}", text, ec.message()),
+                   "stop the process holding the port (ss -ltnp) or choose another with --amqp-listen");
+    }
+    bound_.push_back(net::format_endpoint(acceptor.local_endpoint(ec)));
+    return ok_status();
+  }
+
+  void start_thread() {
+    for (auto& acceptor : acceptors_) accept(acceptor);
+    schedule_tick();
+    thread_ = std::thread([this] { io_.run(); });
+    for (const std::string& address : bound_) log::event(log::Level::kInfo, "amqp.listening", {log::kv("address", address)});
+  }
+
+  std::vector<std::string> bound_addresses() const override { return bound_; }
+
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      for (auto& acceptor : acceptors_) acceptor.close(ignored);
+      tick_timer_.cancel();
+      for (auto& weak : sessions_) {
+        if (auto session = weak.lock()) session->shutdown();
+      }
+      sessions_.clear();
+      io_.stop();
+    });
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void accept(tcp::acceptor& acceptor) {
+    acceptor.async_accept([this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec) {
+        log::event(log::Level::kWarn, "amqp.accept_failed", {log::kv("error", ec.message())});
+      } else {
+        auto session = std::make_shared<Session>(std::move(socket), io_);
+        session->start(broker_, registry_, options_.connection);
+        sessions_.push_back(session);
+      }
+      accept(acceptor);
+    });
+  }
+
+  void schedule_tick() {
+    tick_timer_.expires_after(std::chrono::seconds(1));
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      const int64_t now = steady_ms();
+      sessions_.remove_if([](const std::weak_ptr<Session>& weak) {
+        auto session = weak.lock();
+        return !session || session->closed();
+      });
+      for (auto& weak : sessions_) {
+        if (auto session = weak.lock()) session->tick(now);
+      }
+      schedule_tick();
+    });
+  }
+
+  AmqpServerOptions options_;
+  broker::Broker& broker_;
+  asio::io_context io_;
+  std::list<tcp::acceptor> acceptors_;
+  asio::steady_timer tick_timer_;
+  Registry registry_;
+  std::list<std::weak_ptr<Session>> sessions_;
+  std::vector<std::string> bound_;
+  std::thread thread_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AmqpServer>> AmqpServer::start(const AmqpServerOptions& options, broker::Broker& broker) {
+  auto server = std::make_unique<AsioAmqpServer>(options, broker);
+  for (const std::string& listen : options.listen) {
+    auto endpoint = net::parse_listen_endpoint(listen, options.insecure_remote, "--amqp-listen");
+    if (!endpoint) return std::move(endpoint).error();
+    auto status = server->listen(*endpoint, listen);
+    if (!status) return std::move(status).error();
+  }
+  server->start_thread();
+  return std::unique_ptr<AmqpServer>(std::move(server));
+}
+
+}  // namespace ballast::amqp

@@ -1,0 +1,228 @@
+#pragma once
+// One AMQP 0-9-1 connection: the protocol state machine (handshake, channels, content
+// assembly, consumers, confirms, transactions) between a byte stream and the Broker.
+// It does no I/O itself: the transport feeds it bytes and timer ticks and writes what it puts
+// in outbox(); broker answers come back through ConnectionIo::post.
+//
+// Threading: every method runs on the connection's transport thread (all AMQP connections
+// share one I/O thread, so the Registry needs no lock). Broker callbacks arrive on the broker
+// thread and only post; they hold a weak_ptr, so a connection that has gone is never touched.
+//
+// Ordering: a synchronous method that needs the broker (declare, delete, purge, get...) pauses
+// reading this connection until it is answered, and publishes and acks read before it are
+// handed to the broker first, so the broker sees every channel's work in the order it was sent.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "protocol/amqp/frame.h"
+#include "protocol/amqp/methods.h"
+#include "protocol/amqp/registry.h"
+#include "util/result.h"
+
+namespace ballast::amqp {
+
+struct AmqpOptions {
+  uint16_t heartbeat_seconds = 60;  // amqp.heartbeat_seconds: proposed in connection.tune
+  uint32_t frame_max = 131072;      // amqp.frame_max
+  uint16_t channel_max = 2047;      // amqp.channel_max
+  std::string user = "guest";       // the one account until the security issue lands
+  std::string password = "guest";
+};
+
+// What the transport offers the connection.
+class ConnectionIo {
+ public:
+  virtual ~ConnectionIo() = default;
+  using Poster = std::function<void(std::function<void()>)>;
+  // Runs tasks on the connection's thread; callable from any thread, and valid for as long as
+  // the server exists (it may outlive this ConnectionIo).
+  virtual Poster poster() = 0;
+  // outbox() has bytes to send.
+  virtual void output_ready() = 0;
+  // Close the socket once the outbox has been written.
+  virtual void close_after_output() = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(broker::Broker& broker, Registry& registry, ConnectionIo& io, AmqpOptions options,
+             std::string peer);
+  ~Connection();
+
+  // Bytes read from the socket.
+  void on_bytes(std::string_view bytes);
+  // Called about once a second: heartbeats sent and enforced.
+  void on_timer(int64_t now_ms);
+  // The transport wrote everything in the outbox.
+  void on_output_drained();
+  // The socket is gone (EOF, error, or after close_after_output): unacked deliveries are
+  // returned to their queues, exclusive queues deleted, waiting polls cancelled.
+  void on_transport_closed();
+
+  std::string& outbox() { return outbox_; }
+  uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+
+  // From the Registry: the queue this consumer reads was deleted (server-sent basic.cancel).
+  void cancel_consumer_for_deleted_queue(uint16_t channel, const std::string& tag);
+
+ private:
+  enum class State { kAwaitHeader, kAwaitStartOk, kAwaitTuneOk, kAwaitOpen, kOpen, kClosing, kClosed };
+
+  struct Unacked {
+    std::string queue;
+    std::string receipt;
+    std::string consumer_tag;  // empty for basic.get
+  };
+  struct Consumer {
+    std::string tag;
+    std::string queue;
+    bool no_ack = false;
+    bool exclusive = false;
+    uint64_t waiter_id = 0;
+    bool polling = false;
+    uint32_t unacked = 0;
+  };
+  struct PendingContent {
+    BasicPublish method;
+    bool have_header = false;
+    uint64_t body_size = 0;
+    std::string properties;  // raw flags + list
+    std::string body;
+  };
+  struct OutgoingPublish {
+    uint16_t channel = 0;
+    uint64_t confirm_seq = 0;  // 0 = not in confirm mode
+    BasicPublish method;
+    broker::PublishRequest request;
+  };
+  struct Channel {
+    uint16_t id = 0;
+    bool closing = false;  // we sent channel.close and await close-ok
+    std::optional<PendingContent> content;
+    bool confirm_mode = false;
+    uint64_t next_publish_seq = 1;
+    std::set<uint64_t> unconfirmed;
+    bool tx_mode = false;
+    std::vector<OutgoingPublish> tx_publishes;
+    std::vector<std::pair<uint64_t, bool>> tx_acks;  // (delivery tag, multiple)
+    uint16_t prefetch_per_consumer = 0;  // 0 = unlimited
+    uint16_t prefetch_per_channel = 0;
+    uint64_t next_delivery_tag = 1;
+    std::map<uint64_t, Unacked> unacked;
+    std::map<std::string, Consumer> consumers;
+    bool flow_active = true;
+  };
+
+  // Input.
+  void process_input();
+  void read_frames();
+  bool handle_frame(const Frame& frame);
+  bool handle_connection_method(const Method& method, MethodId id);
+  bool handle_channel_frame(const Frame& frame);
+  bool handle_channel_method(Channel& channel, Method& method, MethodId id);
+  bool handle_content_header(Channel& channel, std::string_view payload);
+  bool handle_content_body(Channel& channel, std::string_view payload);
+  void complete_publish(Channel& channel);
+
+  // Connection-level handshake.
+  void send_start();
+  bool handle_start_ok(const ConnectionStartOk& start_ok);
+  bool check_credentials(const ConnectionStartOk& start_ok) const;
+
+  // Channel methods (connection_queue.cc, connection_basic.cc).
+  void queue_declare(Channel& channel, const QueueDeclare& method);
+  void queue_delete(Channel& channel, const QueueDelete& method);
+  void queue_purge(Channel& channel, const QueuePurge& method);
+  void queue_bind(Channel& channel, const QueueBind& method, bool unbind);
+  void exchange_declare(Channel& channel, const ExchangeDeclare& method);
+  void exchange_delete(Channel& channel, const ExchangeDelete& method);
+  void basic_consume(Channel& channel, const BasicConsume& method);
+  void basic_cancel(Channel& channel, const std::string& tag, bool nowait);
+  void basic_get(Channel& channel, const BasicGet& method);
+  bool basic_ack(Channel& channel, uint64_t tag, bool multiple);
+  bool basic_nack(Channel& channel, uint64_t tag, bool multiple, bool requeue);
+  void basic_recover(Channel& channel, bool requeue);
+  void tx_commit(Channel& channel);
+
+  // Consumers.
+  uint32_t consumer_credit(const Channel& channel, const Consumer& consumer) const;
+  void pump(Channel& channel, Consumer& consumer);
+  void pump_all();
+  void on_delivered(uint16_t channel_id, const std::string& tag, const std::string& queue, Result<std::vector<broker::DeliveredMessage>> result);
+  void deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message);
+  std::vector<Unacked> take_unacked(Channel& channel, uint64_t tag, bool multiple, bool& known);
+  void settle(const std::vector<Unacked>& settled, bool ack, bool requeue);
+  void release_channel(Channel& channel);
+
+  // Publishing (batched per input pass).
+  void queue_publish(OutgoingPublish publish);
+  void flush_publishes();
+  void flush_acks();
+  void on_published(std::vector<OutgoingPublish> batch, Result<std::vector<broker::RouteResult>> result);
+  void confirm(Channel& channel, const std::vector<uint64_t>& seqs, bool ack);
+
+  // Errors and replies.
+  void pause() { paused_ = true; }
+  void resume();
+  void channel_error(uint16_t channel, const Error& error, MethodId id);
+  void channel_error(uint16_t channel, int reply_code, std::string text, MethodId id);
+  void connection_error(int reply_code, std::string text, MethodId id = {});
+  template <typename M>
+  void send(uint16_t channel, const M& method) {
+    write_method(outbox_, channel, method);
+  }
+  Channel* find_channel(uint16_t id);
+  void flush_output();
+
+  // Runs `then` with the broker's answer on this connection's thread, if it still exists.
+  template <typename T, typename F>
+  broker::Callback<T> on_answer(F then) {
+    std::weak_ptr<Connection> weak = weak_from_this();
+    return [weak, post = post_, then = std::move(then)](Result<T> result) mutable {
+      post([weak, then = std::move(then), result = std::move(result)]() mutable {
+        if (auto self = weak.lock()) {
+          then(*self, std::move(result));
+          self->flush_output();
+        }
+      });
+    };
+  }
+
+  broker::Broker& broker_;
+  Registry& registry_;
+  ConnectionIo& io_;
+  const ConnectionIo::Poster post_;
+  const AmqpOptions options_;
+  const std::string peer_;
+  const uint64_t id_;
+  State state_ = State::kAwaitHeader;
+  std::string inbox_;
+  std::string outbox_;
+  bool paused_ = false;
+  bool processing_ = false;
+  std::string vhost_ = "/";
+  std::string user_;
+  uint16_t channel_max_ = 0;
+  uint32_t frame_max_ = 0;
+  uint16_t heartbeat_seconds_ = 0;
+  int64_t last_received_ms_ = 0;
+  int64_t last_sent_ms_ = 0;
+  size_t outbox_at_last_tick_ = 0;
+  bool client_wants_cancel_notify_ = false;
+  std::map<uint16_t, Channel> channels_;
+  std::vector<OutgoingPublish> pending_publishes_;
+  std::map<std::string, std::vector<std::string>> pending_acks_;  // queue -> receipts
+  std::set<std::string> exclusive_queues_;
+};
+
+}  // namespace ballast::amqp

@@ -1,0 +1,524 @@
+// Connection: basic.* (publish and its confirms, consume, get, ack/nack/reject, recover) and
+// transactions. Publishes and acks read in one input pass go to the broker as one call per
+// pass (publish_routed; ack/nack per queue), which keeps the per-message cost to the codec.
+#include "fmt/format.h"
+#include "protocol/amqp/connection.h"
+#include "protocol/amqp/message_mapping.h"
+#include "util/log.h"
+
+namespace ballast::amqp {
+namespace {
+
+constexpr uint32_t kMaxPerPoll = 1000;   // the broker's receive limit
+constexpr uint32_t kPollWaitMs = 60000;  // a consumer's long poll; re-issued when it ends empty
+constexpr size_t kOutboxHighWater = 4u << 20;  // stop fetching for consumers above this
+
+}  // namespace
+
+bool Connection::handle_content_header(Channel& channel, std::string_view payload) {
+  PendingContent& content = *channel.content;
+  WireReader reader(payload);
+  uint16_t class_id = 0, weight = 0;
+  if (content.have_header || !reader.short_(class_id) || !reader.short_(weight) ||
+      !reader.longlong(content.body_size) || class_id != BasicPublish::kClassId) {
+    connection_error(505, fmt::format("UNEXPECTED_FRAME - bad content header on channel {}", channel.id));
+    return false;
+  }
+  std::string_view properties;
+  reader.bytes(reader.remaining(), properties);
+  content.properties.assign(properties);
+  content.have_header = true;
+  if (content.body_size > frame_max_ * 0 + (uint64_t{1} << 31)) {
+    connection_error(311, fmt::format("CONTENT_TOO_LARGE - body of {} bytes", content.body_size));
+    return false;
+  }
+  content.body.reserve(content.body_size);
+  if (content.body_size == 0) complete_publish(channel);
+  return true;
+}
+
+bool Connection::handle_content_body(Channel& channel, std::string_view payload) {
+  PendingContent& content = *channel.content;
+  if (!content.have_header || content.body.size() + payload.size() > content.body_size) {
+    connection_error(505, fmt::format("UNEXPECTED_FRAME - body frame on channel {} beyond the declared size {}",
+                                      channel.id, content.body_size));
+    return false;
+  }
+  content.body.append(payload);
+  if (content.body.size() == content.body_size) complete_publish(channel);
+  return true;
+}
+
+void Connection::complete_publish(Channel& channel) {
+  PendingContent content = std::move(*channel.content);
+  channel.content.reset();
+  const uint64_t seq = channel.confirm_mode ? channel.next_publish_seq++ : 0;
+  const MethodId id{BasicPublish::kClassId, BasicPublish::kMethodId};
+  auto request = publish_request(std::move(content.properties), std::move(content.body), user_);
+  if (!request) {
+    channel_error(channel.id, request.error(), id);
+    return;
+  }
+  if (content.method.immediate) {
+    channel_error(channel.id, 540, "NOT_IMPLEMENTED - NOT_IMPLEMENTED: the immediate flag is not supported (as "
+                                   "in RabbitMQ 3); publish without it",
+                  id);
+    return;
+  }
+  if (seq != 0) channel.unconfirmed.insert(seq);
+  OutgoingPublish publish{channel.id, seq, std::move(content.method), std::move(*request)};
+  if (channel.tx_mode) {
+    channel.tx_publishes.push_back(std::move(publish));
+    return;
+  }
+  queue_publish(std::move(publish));
+}
+
+void Connection::queue_publish(OutgoingPublish publish) { pending_publishes_.push_back(std::move(publish)); }
+
+void Connection::flush_publishes() {
+  if (pending_publishes_.empty()) return;
+  std::vector<OutgoingPublish> batch = std::move(pending_publishes_);
+  pending_publishes_.clear();
+  std::vector<broker::RoutedMessage> messages;
+  messages.reserve(batch.size());
+  for (OutgoingPublish& publish : batch) {
+    broker::RoutedMessage routed;
+    routed.exchange = publish.method.exchange;
+    routed.routing_key = publish.method.routing_key;
+    routed.match_headers = match_headers(publish.request.properties.amqp_properties);
+    routed.request = publish.request;  // kept: a mandatory return sends the content back
+    routed.request.properties.amqp_exchange = publish.method.exchange;
+    routed.request.properties.amqp_routing_key = publish.method.routing_key;
+    messages.push_back(std::move(routed));
+  }
+  broker_.publish_routed(vhost_, std::move(messages),
+                         on_answer<std::vector<broker::RouteResult>>(
+                             [batch = std::move(batch)](Connection& self, auto result) mutable {
+                               self.on_published(std::move(batch), std::move(result));
+                             }));
+}
+
+void Connection::on_published(std::vector<OutgoingPublish> batch,
+                              Result<std::vector<broker::RouteResult>> result) {
+  std::map<uint16_t, std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> confirms;  // acks, nacks
+  for (size_t i = 0; i < batch.size(); ++i) {
+    OutgoingPublish& publish = batch[i];
+    Channel* channel = find_channel(publish.channel);
+    const bool stored_or_dropped = result && !(*result)[i].refused;
+    if (!result) {
+      log::limited_event(log::Level::kWarn, "amqp.publish_failed",
+                         {log::kv("peer", peer_), log::kv("code", result.error().code_name()),
+                          log::kv("message", result.error().message())});
+    } else if (const auto& refused = (*result)[i].refused) {
+      if (refused->code() == ErrorCode::kNotFound && channel != nullptr) {
+        channel_error(publish.channel, *refused, {BasicPublish::kClassId, BasicPublish::kMethodId});
+        continue;
+      }
+      log::limited_event(log::Level::kInfo, "amqp.publish_refused",
+                         {log::kv("peer", peer_), log::kv("exchange", publish.method.exchange),
+                          log::kv("routing_key", publish.method.routing_key), log::kv("code", refused->code_name()),
+                          log::kv("message", refused->message())});
+    } else if ((*result)[i].queues == 0 && publish.method.mandatory && channel != nullptr) {
+      send(publish.channel, BasicReturn{312, "NO_ROUTE", publish.method.exchange, publish.method.routing_key});
+      write_content(outbox_, publish.channel, publish.request.properties.amqp_properties, publish.request.body,
+                    frame_max_);
+    }
+    if (publish.confirm_seq == 0 || channel == nullptr || channel->closing) continue;
+    auto& [acks, nacks] = confirms[publish.channel];
+    (stored_or_dropped ? acks : nacks).push_back(publish.confirm_seq);
+  }
+  for (auto& [channel_id, lists] : confirms) {
+    Channel* channel = find_channel(channel_id);
+    if (channel == nullptr) continue;
+    confirm(*channel, lists.first, true);
+    confirm(*channel, lists.second, false);
+  }
+}
+
+void Connection::confirm(Channel& channel, const std::vector<uint64_t>& seqs, bool ack) {
+  if (seqs.empty()) return;
+  for (uint64_t seq : seqs) channel.unconfirmed.erase(seq);
+  const uint64_t highest = *std::max_element(seqs.begin(), seqs.end());
+  const uint64_t lowest_open = channel.unconfirmed.empty() ? UINT64_MAX : *channel.unconfirmed.begin();
+  // One frame with `multiple` covers them all when nothing below the highest is still open and
+  // the batch is contiguous (the common case: one pass of publishes, one fsync).
+  const bool contiguous = highest - *std::min_element(seqs.begin(), seqs.end()) + 1 == seqs.size();
+  if (contiguous && lowest_open > highest && seqs.size() > 1) {
+    if (ack) {
+      send(channel.id, BasicAck{highest, true});
+    } else {
+      send(channel.id, BasicNack{highest, true, false});
+    }
+    return;
+  }
+  for (uint64_t seq : seqs) {
+    if (ack) {
+      send(channel.id, BasicAck{seq, false});
+    } else {
+      send(channel.id, BasicNack{seq, false, false});
+    }
+  }
+}
+
+// --- consuming ---
+
+uint32_t Connection::consumer_credit(const Channel& channel, const Consumer& consumer) const {
+  if (!channel.flow_active || channel.closing || outbox_.size() > kOutboxHighWater) return 0;
+  uint32_t credit = kMaxPerPoll;
+  if (!consumer.no_ack && channel.prefetch_per_consumer != 0) {
+    credit = consumer.unacked >= channel.prefetch_per_consumer ? 0 : channel.prefetch_per_consumer - consumer.unacked;
+  }
+  if (!consumer.no_ack && channel.prefetch_per_channel != 0) {
+    const uint32_t channel_unacked = static_cast<uint32_t>(channel.unacked.size());
+    const uint32_t left =
+        channel_unacked >= channel.prefetch_per_channel ? 0 : channel.prefetch_per_channel - channel_unacked;
+    credit = std::min(credit, left);
+  }
+  return credit;
+}
+
+void Connection::pump(Channel& channel, Consumer& consumer) {
+  if (consumer.polling || state_ != State::kOpen) return;
+  const uint32_t credit = consumer_credit(channel, consumer);
+  if (credit == 0) return;
+  consumer.polling = true;
+  broker::ReceiveRequest request;
+  request.max_messages = std::min(credit, kMaxPerPoll);
+  request.wait_ms = kPollWaitMs;
+  request.hold_until_settled = true;
+  request.waiter_id = consumer.waiter_id;
+  broker_.receive(vhost_, consumer.queue, request,
+                  on_answer<std::vector<broker::DeliveredMessage>>(
+                      [channel_id = channel.id, tag = consumer.tag, queue = consumer.queue](Connection& self,
+                                                                                             auto result) {
+                        self.on_delivered(channel_id, tag, queue, std::move(result));
+                      }));
+}
+
+void Connection::pump_all() {
+  for (auto& [channel_id, channel] : channels_) {
+    for (auto& [tag, consumer] : channel.consumers) pump(channel, consumer);
+  }
+}
+
+void Connection::on_delivered(uint16_t channel_id, const std::string& tag, const std::string& queue,
+                              Result<std::vector<broker::DeliveredMessage>> result) {
+  Channel* channel = find_channel(channel_id);
+  Consumer* consumer = nullptr;
+  if (channel != nullptr && !channel->closing && state_ == State::kOpen) {
+    auto found = channel->consumers.find(tag);
+    if (found != channel->consumers.end()) consumer = &found->second;
+  }
+  if (!result) {
+    if (consumer != nullptr) {
+      consumer->polling = false;
+      log::limited_event(log::Level::kWarn, "amqp.consume_failed",
+                         {log::kv("peer", peer_), log::kv("queue", consumer->queue),
+                          log::kv("code", result.error().code_name()), log::kv("message", result.error().message())});
+    }
+    return;
+  }
+  if (consumer == nullptr) {
+    // The consumer went away while the poll was out: the messages go back to the queue.
+    std::vector<std::string> receipts;
+    for (broker::DeliveredMessage& message : *result) receipts.push_back(std::move(message.receipt));
+    if (!receipts.empty()) broker_.nack(vhost_, queue, std::move(receipts), true, [](auto) {});
+    return;
+  }
+  consumer->polling = false;
+  for (broker::DeliveredMessage& message : *result) deliver(*channel, *consumer, message);
+  pump(*channel, *consumer);
+}
+
+void Connection::deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message) {
+  const uint64_t tag = channel.next_delivery_tag++;
+  const bool from_http = message.properties.amqp_properties.empty();
+  send(channel.id, BasicDeliver{consumer.tag, tag, message.redelivered, message.properties.amqp_exchange,
+                                from_http ? consumer.queue : message.properties.amqp_routing_key});
+  write_content(outbox_, channel.id, delivery_properties(message), message.body, frame_max_);
+  if (consumer.no_ack) {
+    pending_acks_[consumer.queue].push_back(std::move(message.receipt));
+    return;
+  }
+  ++consumer.unacked;
+  channel.unacked.emplace(tag, Unacked{consumer.queue, std::move(message.receipt), consumer.tag});
+}
+
+void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
+  const MethodId id{BasicConsume::kClassId, BasicConsume::kMethodId};
+  std::string tag = method.consumer_tag.empty() ? fmt::format("amq.ctag-{}-{}", id_, registry_.next_waiter_id())
+                                                : method.consumer_tag;
+  if (channel.consumers.contains(tag)) {
+    connection_error(530, fmt::format("NOT_ALLOWED - consumer tag \"{}\" is already in use on channel {}", tag,
+                                      channel.id),
+                     id);
+    return;
+  }
+  const Registry::QueueKey key{vhost_, method.queue};
+  const uint64_t owner = registry_.exclusive_owner(key);
+  if ((owner != 0 && owner != id_) || registry_.has_exclusive_consumer(key) ||
+      (method.exclusive && registry_.consumer_count(key) > 0)) {
+    channel_error(channel.id, 403,
+                  fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue \"{}\" is exclusive to another connection or "
+                              "consumer. Fix: consume from another queue, or close the other consumer",
+                              method.queue),
+                  id);
+    return;
+  }
+  pause();
+  broker_.queue_info(
+      vhost_, method.queue,
+      on_answer<broker::QueueInfo>([channel_id = channel.id, method, tag, id](Connection& self, auto info) {
+        Channel* channel = self.find_channel(channel_id);
+        if (channel == nullptr || channel->closing) return self.resume();
+        if (!info) {
+          self.channel_error(channel_id, info.error(), id);
+          return self.resume();
+        }
+        Consumer& consumer = channel->consumers[tag];
+        consumer.tag = tag;
+        consumer.queue = method.queue;
+        consumer.no_ack = method.no_ack;
+        consumer.exclusive = method.exclusive;
+        consumer.waiter_id = self.registry_.next_waiter_id();
+        self.registry_.add_consumer({self.vhost_, method.queue}, self.shared_from_this(), channel_id, tag,
+                                    method.exclusive);
+        if (!method.nowait) self.send(channel_id, BasicConsumeOk{tag});
+        self.pump(*channel, consumer);
+        self.resume();
+      }));
+}
+
+void Connection::basic_cancel(Channel& channel, const std::string& tag, bool nowait) {
+  auto found = channel.consumers.find(tag);
+  if (found != channel.consumers.end()) {
+    Consumer& consumer = found->second;
+    registry_.remove_consumer({vhost_, consumer.queue}, id_, channel.id, tag);
+    if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
+    channel.consumers.erase(found);
+  }
+  if (!nowait) send(channel.id, BasicCancelOk{tag});
+}
+
+void Connection::cancel_consumer_for_deleted_queue(uint16_t channel_id, const std::string& tag) {
+  Channel* channel = find_channel(channel_id);
+  if (channel == nullptr || !channel->consumers.contains(tag)) return;
+  channel->consumers.erase(tag);
+  if (client_wants_cancel_notify_) send(channel_id, BasicCancel{tag, true});
+  flush_output();
+}
+
+void Connection::basic_get(Channel& channel, const BasicGet& method) {
+  const MethodId id{BasicGet::kClassId, BasicGet::kMethodId};
+  flush_publishes();
+  flush_acks();
+  pause();
+  broker::ReceiveRequest request;
+  request.max_messages = 1;
+  request.hold_until_settled = true;
+  broker_.receive(
+      vhost_, method.queue, request,
+      on_answer<std::vector<broker::DeliveredMessage>>([channel_id = channel.id, method, id](Connection& self,
+                                                                                            auto result) {
+        Channel* channel = self.find_channel(channel_id);
+        if (channel == nullptr || channel->closing) {
+          if (result && !result->empty()) {
+            self.broker_.nack(self.vhost_, method.queue, {result->front().receipt}, true, [](auto) {});
+          }
+          return self.resume();
+        }
+        if (!result) {
+          self.channel_error(channel_id, result.error(), id);
+          return self.resume();
+        }
+        if (result->empty()) {
+          self.send(channel_id, BasicGetEmpty{});
+          return self.resume();
+        }
+        broker::DeliveredMessage& message = result->front();
+        const uint64_t tag = channel->next_delivery_tag++;
+        const bool from_http = message.properties.amqp_properties.empty();
+        // message-count: what is left after this one; the broker's count is not at hand here.
+        self.send(channel_id, BasicGetOk{tag, message.redelivered, message.properties.amqp_exchange,
+                                         from_http ? method.queue : message.properties.amqp_routing_key, 0});
+        write_content(self.outbox_, channel_id, delivery_properties(message), message.body, self.frame_max_);
+        if (method.no_ack) {
+          self.pending_acks_[method.queue].push_back(std::move(message.receipt));
+          self.flush_acks();
+        } else {
+          channel->unacked.emplace(tag, Unacked{method.queue, std::move(message.receipt), ""});
+        }
+        self.resume();
+      }));
+}
+
+std::vector<Connection::Unacked> Connection::take_unacked(Channel& channel, uint64_t tag, bool multiple,
+                                                          bool& known) {
+  std::vector<Unacked> taken;
+  known = true;
+  if (multiple) {
+    auto end = tag == 0 ? channel.unacked.end() : channel.unacked.upper_bound(tag);
+    for (auto it = channel.unacked.begin(); it != end;) {
+      taken.push_back(std::move(it->second));
+      it = channel.unacked.erase(it);
+    }
+    known = tag == 0 || !taken.empty() || tag < channel.next_delivery_tag;
+  } else {
+    auto found = channel.unacked.find(tag);
+    if (found == channel.unacked.end()) {
+      known = false;
+      return taken;
+    }
+    taken.push_back(std::move(found->second));
+    channel.unacked.erase(found);
+  }
+  for (const Unacked& unacked : taken) {
+    if (unacked.consumer_tag.empty()) continue;
+    auto consumer = channel.consumers.find(unacked.consumer_tag);
+    if (consumer != channel.consumers.end() && consumer->second.unacked > 0) --consumer->second.unacked;
+  }
+  return taken;
+}
+
+bool Connection::basic_ack(Channel& channel, uint64_t tag, bool multiple) {
+  if (channel.tx_mode) {
+    channel.tx_acks.emplace_back(tag, multiple);
+    return true;
+  }
+  bool known = false;
+  auto settled = take_unacked(channel, tag, multiple, known);
+  if (!known) {
+    channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - unknown delivery tag {}", tag),
+                  {BasicAck::kClassId, BasicAck::kMethodId});
+    return true;
+  }
+  settle(settled, true, false);
+  pump_all();
+  return true;
+}
+
+bool Connection::basic_nack(Channel& channel, uint64_t tag, bool multiple, bool requeue) {
+  bool known = false;
+  auto settled = take_unacked(channel, tag, multiple, known);
+  if (!known) {
+    channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - unknown delivery tag {}", tag),
+                  {BasicNack::kClassId, BasicNack::kMethodId});
+    return true;
+  }
+  flush_acks();
+  settle(settled, false, requeue);
+  pump_all();
+  return true;
+}
+
+void Connection::settle(const std::vector<Unacked>& settled, bool ack, bool requeue) {
+  if (ack) {
+    for (const Unacked& unacked : settled) pending_acks_[unacked.queue].push_back(unacked.receipt);
+    return;
+  }
+  std::map<std::string, std::vector<std::string>> by_queue;
+  for (const Unacked& unacked : settled) by_queue[unacked.queue].push_back(unacked.receipt);
+  for (auto& [queue, receipts] : by_queue) {
+    broker_.nack(vhost_, queue, std::move(receipts), requeue,
+                 on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
+                   if (!result) {
+                     log::limited_event(log::Level::kWarn, "amqp.nack_failed",
+                                        {log::kv("peer", self.peer_), log::kv("queue", queue),
+                                         log::kv("code", result.error().code_name()),
+                                         log::kv("message", result.error().message())});
+                   }
+                 }));
+  }
+}
+
+void Connection::flush_acks() {
+  if (pending_acks_.empty()) return;
+  auto acks = std::move(pending_acks_);
+  pending_acks_.clear();
+  for (auto& [queue, receipts] : acks) {
+    broker_.ack(vhost_, queue, std::move(receipts),
+                on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
+                  if (!result) {
+                    log::limited_event(log::Level::kWarn, "amqp.ack_failed",
+                                       {log::kv("peer", self.peer_), log::kv("queue", queue),
+                                        log::kv("code", result.error().code_name()),
+                                        log::kv("message", result.error().message())});
+                  }
+                }));
+  }
+}
+
+void Connection::basic_recover(Channel& channel, bool requeue) {
+  (void)requeue;  // RabbitMQ requeues in both cases; so does Ballast (docs/amqp.md)
+  bool known = false;
+  auto all = take_unacked(channel, 0, true, known);
+  settle(all, false, true);
+}
+
+void Connection::release_channel(Channel& channel) {
+  for (auto& [tag, consumer] : channel.consumers) {
+    registry_.remove_consumer({vhost_, consumer.queue}, id_, channel.id, tag);
+    if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
+  }
+  channel.consumers.clear();
+  bool known = false;
+  auto unacked = take_unacked(channel, 0, true, known);
+  flush_acks();
+  settle(unacked, false, true);
+  channel.content.reset();
+  channel.tx_publishes.clear();
+  channel.tx_acks.clear();
+}
+
+void Connection::tx_commit(Channel& channel) {
+  flush_publishes();
+  for (const auto& [tag, multiple] : channel.tx_acks) {
+    bool known = false;
+    auto settled = take_unacked(channel, tag, multiple, known);
+    if (!known) {
+      channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - unknown delivery tag {}", tag),
+                    {TxCommit::kClassId, TxCommit::kMethodId});
+      return;
+    }
+    settle(settled, true, false);
+  }
+  channel.tx_acks.clear();
+  flush_acks();
+  if (channel.tx_publishes.empty()) {
+    send(channel.id, TxCommitOk{});
+    return;
+  }
+  // The transaction's publishes are one atomic journal commit.
+  pending_publishes_ = std::move(channel.tx_publishes);
+  channel.tx_publishes.clear();
+  std::vector<OutgoingPublish> batch = std::move(pending_publishes_);
+  pending_publishes_.clear();
+  std::vector<broker::RoutedMessage> messages;
+  for (OutgoingPublish& publish : batch) {
+    broker::RoutedMessage routed{publish.method.exchange, publish.method.routing_key,
+                                 match_headers(publish.request.properties.amqp_properties), publish.request};
+    routed.request.properties.amqp_exchange = publish.method.exchange;
+    routed.request.properties.amqp_routing_key = publish.method.routing_key;
+    messages.push_back(std::move(routed));
+  }
+  pause();
+  broker_.publish_routed(vhost_, std::move(messages),
+                         on_answer<std::vector<broker::RouteResult>>(
+                             [channel_id = channel.id, batch = std::move(batch)](Connection& self, auto result) mutable {
+                               const bool committed = static_cast<bool>(result);
+                               self.on_published(std::move(batch), std::move(result));
+                               if (self.find_channel(channel_id) != nullptr) {
+                                 if (committed) {
+                                   self.send(channel_id, TxCommitOk{});
+                                 } else {
+                                   self.channel_error(channel_id, 506, "RESOURCE_ERROR - the transaction could not be "
+                                                                       "stored; see the broker log",
+                                                      {TxCommit::kClassId, TxCommit::kMethodId});
+                                 }
+                               }
+                               self.resume();
+                             }));
+}
+
+}  // namespace ballast::amqp

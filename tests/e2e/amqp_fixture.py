@@ -1,0 +1,156 @@
+"""An AMQP 0-9-1 broker for end-to-end tests: a real ballastd, or a server that is already running.
+
+`Broker(ballastd=PATH)` starts ballastd on 127.0.0.1 with `--amqp-listen 127.0.0.1:0` in a temporary
+data directory and learns both ports from the `event=server.ready` line on its stderr
+(`http=127.0.0.1:PORT amqp=127.0.0.1:PORT`). `Broker(server="HOST:PORT")` uses a server that is
+already running (for developing the tests against RabbitMQ); it starts and stops nothing.
+Every process is stopped by its PID; every wait has a deadline.
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+import ballast_fixture as fx
+
+READY_TIMEOUT_S = 30
+
+
+class AmqpDaemon(fx.Daemon):
+    """ballast_fixture.Daemon that also parses the `amqp=` field of the ready line."""
+
+    def __init__(self, ballastd, data_dir, extra_args=()):
+        super().__init__(ballastd, data_dir, ["--amqp-listen", "127.0.0.1:0", *extra_args])
+        self.amqp_address = None
+
+    def start(self, expect_ready=True):
+        self.process = subprocess.Popen(
+            [self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0", *self.extra_args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = threading.Event()
+
+        def read():
+            for line in self.process.stdout:
+                self.log_lines.append(line.rstrip("\n"))
+                if "event=server.ready" in line and self.address is None:
+                    for field in line.split():
+                        if field.startswith("http="):
+                            self.address = field[len("http="):]
+                        elif field.startswith("amqp="):
+                            self.amqp_address = field[len("amqp="):]
+                    ready.set()
+            ready.set()
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        if expect_ready:
+            if not ready.wait(READY_TIMEOUT_S) or self.amqp_address is None:
+                self.stop()
+                raise AssertionError("ballastd did not become ready with an amqp= address:\n"
+                                     + "\n".join(self.log_lines[-30:]))
+        return self
+
+
+class Broker:
+    """Context manager: `with Broker(ballastd=PATH) as b:` or `with Broker(server="127.0.0.1:25672") as b:`.
+
+    Attributes after __enter__: host, port, user, password, url (amqp://guest:guest@host:port/),
+    is_ballast (False for an external server), daemon (AmqpDaemon or None).
+    """
+
+    def __init__(self, ballastd=None, server=None, extra_args=(), user="guest", password="guest"):
+        if (ballastd is None) == (server is None):
+            raise ValueError("give exactly one of ballastd= or server=")
+        self.ballastd = ballastd
+        self.server = server
+        self.extra_args = list(extra_args)
+        self.user = user
+        self.password = password
+        self.daemon = None
+        self._data = None
+        self.host = None
+        self.port = None
+
+    @property
+    def is_ballast(self):
+        return self.ballastd is not None
+
+    @property
+    def url(self):
+        return f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/"
+
+    def __enter__(self):
+        if self.server is not None:
+            host, _, port = self.server.rpartition(":")
+            self.host, self.port = host or "127.0.0.1", int(port)
+            return self
+        if not os.path.exists(self.ballastd):
+            raise AssertionError(f"ballastd not found at {self.ballastd}")
+        self._data = fx.TempDataDir()
+        data_dir = self._data.__enter__()
+        try:
+            self.daemon = AmqpDaemon(self.ballastd, data_dir, self.extra_args).start()
+        except BaseException:
+            self._data.__exit__(None, None, None)
+            raise
+        host, _, port = self.daemon.amqp_address.rpartition(":")
+        self.host, self.port = host, int(port)
+        return self
+
+    def __exit__(self, *exc):
+        if self.daemon is not None:
+            self.daemon.stop()
+            if exc and exc[0] is not None:
+                sys.stderr.write("ballastd log tail:\n" + "\n".join(self.daemon.log_lines[-40:]) + "\n")
+        if self._data is not None:
+            self._data.__exit__(None, None, None)
+        return False
+
+    def log_tail(self, n=40):
+        return "\n".join(self.daemon.log_lines[-n:]) if self.daemon else ""
+
+
+def add_broker_args(parser):
+    """--ballastd PATH | --server HOST:PORT, and --rabbitmq (skip Ballast-only assertions)."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--ballastd", help="path of ballastd to start")
+    group.add_argument("--server", help="HOST:PORT of an AMQP server that is already running")
+    parser.add_argument("--rabbitmq", action="store_true",
+                        help="the server is RabbitMQ: skip Ballast-only assertions")
+    return parser
+
+
+def broker_from_args(args):
+    return Broker(ballastd=args.ballastd, server=args.server)
+
+
+def require_tool(name):
+    """Return the tool's path; a missing tool is a failure (under CI=true and everywhere else)."""
+    path = shutil.which(name)
+    if path is None:
+        raise AssertionError(f"required tool '{name}' is not installed (CI={os.environ.get('CI', '')}). "
+                             "Fix: scripts/install-deps")
+    return path
+
+
+def stop_pid(process, timeout_s=10):
+    """Stop a subprocess.Popen by its PID: SIGTERM, then SIGKILL after a deadline."""
+    if process is None or process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)
+
+
+if __name__ == "__main__":
+    # Smoke use: start ballastd and print its AMQP address until Enter.
+    parser = add_broker_args(argparse.ArgumentParser())
+    args = parser.parse_args()
+    with broker_from_args(args) as broker:
+        print(broker.url, flush=True)
