@@ -33,7 +33,7 @@ template <typename T>
 using Callback = std::function<void(Result<T>)>;
 
 struct QueueStats {
-  uint64_t messages = 0;    // ready now
+  uint64_t messages = 0;    // ready now (or ready as soon as the fsync under way ends)
   uint64_t in_flight = 0;   // leased to a consumer
   uint64_t delayed = 0;     // not yet due
   uint64_t bytes = 0;       // body bytes of all three

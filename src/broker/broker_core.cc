@@ -289,7 +289,7 @@ std::vector<Queue*> BrokerCore::resolve_dead_letter_targets(Queue& source, const
 QueueInfo BrokerCore::describe(Queue& queue) {
   const int64_t now = clock_->monotonic_ms();
   QueueInfo info{queue.vhost(), queue.name(), queue.settings(), {}};
-  info.stats.messages = queue.ready_count();
+  info.stats.messages = queue.ready_count() + queue.pending_count();
   info.stats.in_flight = queue.leased_count();
   info.stats.delayed = queue.delayed_count();
   info.stats.bytes = queue.total_bytes();

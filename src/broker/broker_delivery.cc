@@ -29,13 +29,14 @@ void add_death_headers(MessageProperties& properties, const Queue& source, std::
     if (header.first == "x-death-count") {
       std::from_chars(header.second.data(), header.second.data() + header.second.size(), count);
     }
-    return header.first == "x-death-count" || header.first == "x-death-reason" ||
-           header.first == "x-death-queue" || header.first == "x-death-time";
+    return header.first.starts_with("x-death-");
   });
   properties.headers.emplace_back("x-death-reason", std::string(reason));
   properties.headers.emplace_back("x-death-queue", source.name());
   properties.headers.emplace_back("x-death-time", std::to_string(now_ms));
   properties.headers.emplace_back("x-death-count", std::to_string(count + 1));
+  properties.headers.emplace_back("x-death-exchange", properties.amqp_exchange);
+  properties.headers.emplace_back("x-death-routing-key", properties.amqp_routing_key);
 }
 
 }  // namespace
@@ -349,6 +350,12 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
     return;
   }
   add_death_headers(*properties, queue, reason, clock_->wall_ms());
+  // Delivered from the dead-letter exchange with the key it was routed by, as RabbitMQ does.
+  const DeadLetterTarget target = dead_letter_target(queue.settings());
+  if (!target.exchange.empty()) {
+    properties->amqp_exchange = target.exchange;
+    if (!queue.settings().dead_letter_queue.empty()) properties->amqp_routing_key = queue.settings().dead_letter_queue;
+  }
   const std::vector<Queue*> targets = resolve_dead_letter_targets(queue, *properties, plan);
   MessageAppendedRecord moved = std::move(*record);
   moved.delivery_count = 0;

@@ -18,6 +18,8 @@ enum SettingTag : uint16_t {
   kTagVisibilityTimeout = 9,
   kTagDeadLetterExchange = 10,
   kTagMaxPriority = 11,
+  kTagDurable = 12,
+  kTagAutoDelete = 13,
 };
 enum SettingType : uint8_t { kAbsent = 0, kU64 = 1, kBool = 2, kStr = 3 };
 
@@ -39,7 +41,7 @@ void put_u64(ByteWriter& writer, uint16_t tag, uint64_t value) {
 }
 
 void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
-  writer.u32(11);
+  writer.u32(13);
   put_optional(writer, kTagMaxLength, settings.max_length);
   put_optional(writer, kTagMaxBytes, settings.max_bytes);
   put_u64(writer, kTagOverflow, static_cast<uint64_t>(settings.overflow));
@@ -59,6 +61,12 @@ void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
   std::optional<uint64_t> max_priority;
   if (settings.max_priority) max_priority = *settings.max_priority;
   put_optional(writer, kTagMaxPriority, max_priority);
+  writer.u16(kTagDurable);
+  writer.u8(kBool);
+  writer.u8(settings.durable ? 1 : 0);
+  writer.u16(kTagAutoDelete);
+  writer.u8(kBool);
+  writer.u8(settings.auto_delete ? 1 : 0);
 }
 
 std::optional<uint32_t> narrow(const std::optional<uint64_t>& value) {
@@ -93,6 +101,12 @@ void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<ui
     case kTagMaxPriority:
       settings.max_priority.reset();
       if (number) settings.max_priority = static_cast<uint8_t>(std::min<uint64_t>(*number, 255));
+      break;
+    case kTagDurable:
+      settings.durable = number.value_or(1) != 0;
+      break;
+    case kTagAutoDelete:
+      settings.auto_delete = number.value_or(0) != 0;
       break;
     case kTagDeadLetterDrop:
       settings.dead_letter_drop = number.value_or(0) != 0;

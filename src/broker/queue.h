@@ -100,6 +100,7 @@ class Queue {
   uint64_t backlog_count() const { return pending_ + ready_ + delayed_; }
   uint64_t backlog_bytes() const { return backlog_bytes_; }
   uint64_t ready_count() const { return ready_; }
+  uint64_t pending_count() const { return pending_; }
   uint64_t leased_count() const { return leased_; }
   uint64_t delayed_count() const { return delayed_; }
   uint64_t total_bytes() const { return total_bytes_; }

@@ -34,6 +34,8 @@ std::vector<std::string> differing_setting_keys(const QueueSettings& a, const Qu
     keys.emplace_back("default_visibility_timeout_seconds");
   }
   if (a.max_priority != b.max_priority) keys.emplace_back("max_priority");
+  if (a.durable != b.durable) keys.emplace_back("durable");
+  if (a.auto_delete != b.auto_delete) keys.emplace_back("auto_delete");
   return keys;
 }
 

@@ -38,6 +38,11 @@ struct QueueSettings {
   // AMQP's x-max-priority: publish priorities are capped at this (0 = every message is equal,
   // as on an AMQP queue declared without it). None = priorities 0-9 as given (HTTP queues).
   std::optional<uint8_t> max_priority;
+  // AMQP's declare flags, kept so that a redeclaration with other flags is refused as RabbitMQ
+  // does. Every Ballast queue is journalled whatever `durable` says. auto_delete: the AMQP
+  // front end deletes the queue when its last consumer goes.
+  bool durable = true;
+  bool auto_delete = false;
 
   bool operator==(const QueueSettings&) const = default;
 };

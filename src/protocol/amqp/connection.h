@@ -88,6 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string queue;
     bool no_ack = false;
     bool exclusive = false;
+    bool auto_delete_queue = false;
     uint64_t waiter_id = 0;
     bool polling = false;
     uint32_t unacked = 0;
@@ -149,6 +150,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void basic_consume(Channel& channel, const BasicConsume& method);
   void basic_cancel(Channel& channel, const std::string& tag, bool nowait);
   void basic_get(Channel& channel, const BasicGet& method);
+  void finish_get(uint16_t channel_id, const BasicGet& method, broker::DeliveredMessage& message, uint64_t remaining);
   bool basic_ack(Channel& channel, uint64_t tag, bool multiple);
   bool basic_nack(Channel& channel, uint64_t tag, bool multiple, bool requeue);
   void basic_recover(Channel& channel, bool requeue);
@@ -170,6 +172,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush_acks();
   void on_published(std::vector<OutgoingPublish> batch, Result<std::vector<broker::RouteResult>> result);
   void confirm(Channel& channel, const std::vector<uint64_t>& seqs, bool ack);
+
+  // RESOURCE_LOCKED (and true) when `queue` is exclusive to another connection.
+  bool refuse_if_exclusive_elsewhere(Channel& channel, const std::string& queue, MethodId id);
+  // Deletes an auto-delete queue whose last consumer has gone.
+  void remove_consumer(Channel& channel, Consumer& consumer);
 
   // Errors and replies.
   void pause() { paused_ = true; }

@@ -255,13 +255,12 @@ void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
                      id);
     return;
   }
+  if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   const Registry::QueueKey key{vhost_, method.queue};
-  const uint64_t owner = registry_.exclusive_owner(key);
-  if ((owner != 0 && owner != id_) || registry_.has_exclusive_consumer(key) ||
-      (method.exclusive && registry_.consumer_count(key) > 0)) {
+  if (registry_.has_exclusive_consumer(key) || (method.exclusive && registry_.consumer_count(key) > 0)) {
     channel_error(channel.id, 403,
-                  fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue \"{}\" is exclusive to another connection or "
-                              "consumer. Fix: consume from another queue, or close the other consumer",
+                  fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue \"{}\" has an exclusive consumer, or this "
+                              "exclusive consumer would share it. Fix: cancel the other consumer first",
                               method.queue),
                   id);
     return;
@@ -281,6 +280,7 @@ void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
         consumer.queue = method.queue;
         consumer.no_ack = method.no_ack;
         consumer.exclusive = method.exclusive;
+        consumer.auto_delete_queue = info->settings.auto_delete;
         consumer.waiter_id = self.registry_.next_waiter_id();
         self.registry_.add_consumer({self.vhost_, method.queue}, self.shared_from_this(), channel_id, tag,
                                     method.exclusive);
@@ -293,12 +293,21 @@ void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
 void Connection::basic_cancel(Channel& channel, const std::string& tag, bool nowait) {
   auto found = channel.consumers.find(tag);
   if (found != channel.consumers.end()) {
-    Consumer& consumer = found->second;
-    registry_.remove_consumer({vhost_, consumer.queue}, id_, channel.id, tag);
-    if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
+    remove_consumer(channel, found->second);
     channel.consumers.erase(found);
   }
   if (!nowait) send(channel.id, BasicCancelOk{tag});
+}
+
+void Connection::remove_consumer(Channel& channel, Consumer& consumer) {
+  const Registry::QueueKey key{vhost_, consumer.queue};
+  registry_.remove_consumer(key, id_, channel.id, consumer.tag);
+  if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
+  if (!consumer.auto_delete_queue || registry_.consumer_count(key) > 0) return;
+  // RabbitMQ's auto-delete: the queue goes with its last consumer. Unacked deliveries are
+  // settled by the deletion; the consumers' channels learn it from basic.cancel.
+  broker_.delete_queue(vhost_, consumer.queue, [](Result<void>) {});
+  registry_.forget_queue(key);
 }
 
 void Connection::cancel_consumer_for_deleted_queue(uint16_t channel_id, const std::string& tag) {
@@ -311,6 +320,7 @@ void Connection::cancel_consumer_for_deleted_queue(uint16_t channel_id, const st
 
 void Connection::basic_get(Channel& channel, const BasicGet& method) {
   const MethodId id{BasicGet::kClassId, BasicGet::kMethodId};
+  if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   flush_publishes();
   flush_acks();
   pause();
@@ -336,21 +346,36 @@ void Connection::basic_get(Channel& channel, const BasicGet& method) {
           self.send(channel_id, BasicGetEmpty{});
           return self.resume();
         }
-        broker::DeliveredMessage& message = result->front();
-        const uint64_t tag = channel->next_delivery_tag++;
-        const bool from_http = message.properties.amqp_properties.empty();
-        // message-count: what is left after this one; the broker's count is not at hand here.
-        self.send(channel_id, BasicGetOk{tag, message.redelivered, message.properties.amqp_exchange,
-                                         from_http ? method.queue : message.properties.amqp_routing_key, 0});
-        write_content(self.outbox_, channel_id, delivery_properties(message), message.body, self.frame_max_);
-        if (method.no_ack) {
-          self.pending_acks_[method.queue].push_back(std::move(message.receipt));
-          self.flush_acks();
-        } else {
-          channel->unacked.emplace(tag, Unacked{method.queue, std::move(message.receipt), ""});
-        }
-        self.resume();
+        // get-ok carries the count of messages left: one more question to the broker.
+        self.broker_.queue_info(
+            self.vhost_, method.queue,
+            self.on_answer<broker::QueueInfo>([channel_id, method, message = std::move(result->front())](
+                                                  Connection& self, auto info) mutable {
+              self.finish_get(channel_id, method, message, info ? info->stats.messages : 0);
+            }));
       }));
+}
+
+void Connection::finish_get(uint16_t channel_id, const BasicGet& method, broker::DeliveredMessage& message,
+                            uint64_t remaining) {
+  Channel* channel = find_channel(channel_id);
+  if (channel == nullptr || channel->closing) {
+    broker_.nack(vhost_, method.queue, {message.receipt}, true, [](auto) {});
+    return resume();
+  }
+  const uint64_t tag = channel->next_delivery_tag++;
+  const bool from_http = message.properties.amqp_properties.empty();
+  send(channel_id, BasicGetOk{tag, message.redelivered, message.properties.amqp_exchange,
+                              from_http ? method.queue : message.properties.amqp_routing_key,
+                              static_cast<uint32_t>(remaining)});
+  write_content(outbox_, channel_id, delivery_properties(message), message.body, frame_max_);
+  if (method.no_ack) {
+    pending_acks_[method.queue].push_back(std::move(message.receipt));
+    flush_acks();
+  } else {
+    channel->unacked.emplace(tag, Unacked{method.queue, std::move(message.receipt), ""});
+  }
+  resume();
 }
 
 std::vector<Connection::Unacked> Connection::take_unacked(Channel& channel, uint64_t tag, bool multiple,
@@ -457,15 +482,12 @@ void Connection::basic_recover(Channel& channel, bool requeue) {
 }
 
 void Connection::release_channel(Channel& channel) {
-  for (auto& [tag, consumer] : channel.consumers) {
-    registry_.remove_consumer({vhost_, consumer.queue}, id_, channel.id, tag);
-    if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
-  }
-  channel.consumers.clear();
   bool known = false;
   auto unacked = take_unacked(channel, 0, true, known);
   flush_acks();
   settle(unacked, false, true);
+  for (auto& [tag, consumer] : channel.consumers) remove_consumer(channel, consumer);
+  channel.consumers.clear();
   channel.content.reset();
   channel.tx_publishes.clear();
   channel.tx_acks.clear();

@@ -19,19 +19,21 @@ bool reserved_name(const std::string& name) { return name.starts_with("amq."); }
 
 }  // namespace
 
+bool Connection::refuse_if_exclusive_elsewhere(Channel& channel, const std::string& queue, MethodId id) {
+  const uint64_t owner = registry_.exclusive_owner({vhost_, queue});
+  if (owner == 0 || owner == id_) return false;
+  channel_error(channel.id, 405,
+                fmt::format("RESOURCE_LOCKED - ACCESS_REFUSED: queue \"{}\" is exclusive to another connection. "
+                            "Fix: use another queue name, or use it from the connection that declared it",
+                            queue),
+                id);
+  return true;
+}
+
 void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
   const MethodId id{QueueDeclare::kClassId, QueueDeclare::kMethodId};
   std::string name = method.queue.empty() && !method.passive ? server_named_queue() : method.queue;
-  const Registry::QueueKey key{vhost_, name};
-  const uint64_t owner = registry_.exclusive_owner(key);
-  if (owner != 0 && owner != id_) {
-    channel_error(channel.id, 405,
-                  fmt::format("RESOURCE_LOCKED - ACCESS_REFUSED: queue \"{}\" is exclusive to another connection. "
-                              "Fix: use another queue name, or declare it from the connection that owns it",
-                              name),
-                  id);
-    return;
-  }
+  if (refuse_if_exclusive_elsewhere(channel, name, id)) return;
   auto reply = [channel_id = channel.id, method, id, name](Connection& self, Result<broker::QueueInfo> info) {
     if (!info) {
       self.channel_error(channel_id, info.error(), id);
@@ -68,6 +70,8 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
     channel_error(channel.id, settings.error(), id);
     return resume();
   }
+  settings->durable = method.durable;
+  settings->auto_delete = method.auto_delete;
   broker_.create_queue(vhost_, name, *settings,
                        on_answer<broker::CreateQueueOutcome>([name, reply](Connection& self, auto created) mutable {
                          if (!created) return reply(self, std::move(created).error());
@@ -77,6 +81,7 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
 
 void Connection::queue_delete(Channel& channel, const QueueDelete& method) {
   const MethodId id{QueueDelete::kClassId, QueueDelete::kMethodId};
+  if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   const Registry::QueueKey key{vhost_, method.queue};
   if (method.if_unused && registry_.consumer_count(key) > 0) {
     channel_error(channel.id, 406,
@@ -129,6 +134,7 @@ void Connection::queue_delete(Channel& channel, const QueueDelete& method) {
 
 void Connection::queue_purge(Channel& channel, const QueuePurge& method) {
   const MethodId id{QueuePurge::kClassId, QueuePurge::kMethodId};
+  if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   flush_publishes();
   flush_acks();
   pause();
@@ -147,6 +153,7 @@ void Connection::queue_purge(Channel& channel, const QueuePurge& method) {
 void Connection::queue_bind(Channel& channel, const QueueBind& method, bool unbind) {
   const MethodId id = unbind ? MethodId{QueueUnbind::kClassId, QueueUnbind::kMethodId}
                              : MethodId{QueueBind::kClassId, QueueBind::kMethodId};
+  if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   broker::Binding binding{method.exchange, method.queue, method.routing_key, {}};
   if (!table_as_text(method.arguments, binding.arguments)) {
     channel_error(channel.id, 406, "PRECONDITION_FAILED - INVALID_ARGUMENT: the binding arguments do not parse", id);

@@ -71,13 +71,14 @@ void add_x_death(FieldEntries& headers, const broker::DeliveredMessage& message)
   keys.push_back(FieldValue{header_text(native, "x-death-routing-key")});
   death.emplace_back("routing-keys", FieldValue{std::move(keys)});
   std::erase_if(headers, [](const auto& entry) {
-    return entry.first == "x-death" || entry.first == "x-first-death-reason" || entry.first == "x-first-death-queue";
+    return entry.first == "x-death" || entry.first.starts_with("x-first-death-");
   });
   FieldArray deaths;
   deaths.push_back(FieldValue{std::move(death)});
   headers.emplace_back("x-death", FieldValue{std::move(deaths)});
   headers.emplace_back("x-first-death-reason", FieldValue{reason});
   headers.emplace_back("x-first-death-queue", FieldValue{queue});
+  headers.emplace_back("x-first-death-exchange", FieldValue{header_text(native, "x-death-exchange")});
 }
 
 BasicProperties synthesized(const broker::DeliveredMessage& message) {
