@@ -74,6 +74,10 @@ struct DegradedPart {
 struct HealthReport {
   bool serving = true;  // false only when the broker can serve nothing
   std::vector<DegradedPart> degraded;
+  // Why publishes (and new queues) are refused broker-wide right now, if they are: the
+  // journal is sticky-failed or the disk is full. Front ends tell publishers (AMQP:
+  // connection.blocked) and tell them again when it clears.
+  std::optional<Error> publish_refusal;
 };
 
 enum class SyncMode : uint8_t { kAlways, kInterval };

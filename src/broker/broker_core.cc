@@ -222,6 +222,7 @@ void BrokerCore::refresh_health() {
   report.degraded = recovery_problems_;
   if (auto error = growth_refusal()) {
     report.degraded.push_back(DegradedPart{"storage", error->code(), error->describe()});
+    report.publish_refusal = std::move(error);
   }
   std::lock_guard lock(health_mu_);
   health_ = std::move(report);
@@ -403,9 +404,10 @@ std::optional<Error> BrokerCore::growth_refusal() const {
 Status BrokerCore::submit(CommitPlan plan, std::function<void(Status)> finished) {
   auto shared = std::make_shared<CommitPlan>(std::move(plan));
   auto appended = journal_->append(shared->records, [this, shared, finished](Status status) {
-    const bool posted = loop_.post([shared, finished, status]() mutable {
+    const bool posted = loop_.post([this, shared, finished, status]() mutable {
       if (status) {
         for (auto& action : shared->on_durable) action();
+        serve_queued_waiters();
       } else {
         for (auto it = shared->on_failed.rbegin(); it != shared->on_failed.rend(); ++it) (*it)();
       }
@@ -467,8 +469,9 @@ void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedReco
   entry.state = EntryState::kPending;
   record.queue_id = queue_id;
   auto key = std::make_shared<uint64_t>(0);
-  plan.add({static_cast<uint16_t>(RecordType::kMessageAppended), false, encode(record)},
-           [this, queue_id, entry, key](const storage::AppendedRecord& appended) mutable {
+  std::string payload = encode(record);
+  plan.add({static_cast<uint16_t>(RecordType::kMessageAppended), false, std::move(payload)},
+           [this, queue_id, entry, key, record = std::move(record)](const storage::AppendedRecord& appended) mutable {
              entry.key = appended.seq;
              entry.segment_id = appended.location.segment_id;
              entry.offset = appended.location.offset;
@@ -476,12 +479,13 @@ void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedReco
              *key = appended.seq;
              queues_.at(queue_id)->add(entry);
              track_location(entry.segment_id, +1);
+             hot_messages_.put(appended.seq, std::move(record));
            });
   plan.on_durable.push_back([this, queue_id, key] {
     auto found = queues_.find(queue_id);
     if (found == queues_.end()) return;
     found->second->make_visible(*key, clock_->wall_ms());
-    serve_waiters(*found->second);
+    queues_to_serve_.insert(queue_id);
   });
   plan.on_failed.push_back([this, queue_id, key] {
     auto found = queues_.find(queue_id);
@@ -489,6 +493,17 @@ void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedReco
     if (const MessageEntry* entry = found->second->find(*key)) track_location(entry->segment_id, -1);
     found->second->remove(*key);
   });
+}
+
+void BrokerCore::serve_queued_waiters() {
+  // Once per commit, after every message in it became visible: waiting consumers get them
+  // in one batch rather than one by one.
+  std::set<uint64_t> queues = std::move(queues_to_serve_);
+  queues_to_serve_.clear();
+  for (uint64_t queue_id : queues) {
+    auto found = queues_.find(queue_id);
+    if (found != queues_.end()) serve_waiters(*found->second);
+  }
 }
 
 void BrokerCore::track_location(uint64_t segment_id, int delta) {

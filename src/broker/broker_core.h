@@ -17,6 +17,7 @@
 #include "broker/commit_plan.h"
 #include "broker/event_loop.h"
 #include "broker/exchange_table.h"
+#include "broker/hot_messages.h"
 #include "broker/journal_records.h"
 #include "broker/queue.h"
 #include "storage/journal.h"
@@ -25,7 +26,8 @@
 
 namespace ballast::broker {
 
-// A message's journal record for `queue`: the queue's TTL and priority cap applied.
+// A message's journal record for `queue`, without its body (the caller moves or copies it in):
+// the queue's TTL and priority cap applied.
 MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& request, int64_t now);
 
 class BrokerCore final : public Broker, private storage::RecoveryVisitor {
@@ -171,6 +173,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void dead_letter_now(Queue& queue, uint64_t key, std::string_view reason);
   void plan_return(CommitPlan& plan, Queue& queue, uint64_t key);
   void serve_waiters(Queue& queue);
+  void serve_queued_waiters();
   void tick();
   void expire_waiters(int64_t now_monotonic_ms);
   std::string make_receipt(uint64_t queue_id, uint64_t key, uint64_t nonce) const;
@@ -205,6 +208,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::map<uint64_t, std::unique_ptr<Queue>> queues_;
   std::map<std::pair<std::string, std::string>, uint64_t> queue_ids_;
   std::map<std::string, ExchangeTable> exchanges_;  // by vhost
+  HotMessages hot_messages_{64ull << 20};
+  std::set<uint64_t> queues_to_serve_;  // queues whose new messages became visible in this commit
   std::set<uint64_t> deleting_queues_;
   uint64_t next_queue_id_ = 1;
   std::map<uint64_t, uint64_t> live_per_segment_;

@@ -63,6 +63,7 @@ std::optional<BrokerCore::ParsedReceipt> BrokerCore::parse_receipt(const std::st
 }
 
 Result<MessageAppendedRecord> BrokerCore::read_message(const MessageEntry& entry) {
+  if (auto hot = hot_messages_.take(entry.key)) return std::move(*hot);
   auto payload = journal_->read({entry.segment_id, entry.offset, entry.record_bytes});
   if (!payload) return std::move(payload).error();
   if (entry.flags & kEntryMoved) {

@@ -122,6 +122,7 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
   for (size_t index : stored) {
     PublishRequest& request = requests[index];
     MessageAppendedRecord record = message_record(queue, request, now);
+    record.body = std::move(request.body);
     const auto body_bytes = static_cast<uint32_t>(record.body.size());
     plan_append(plan, queue, std::move(record), body_bytes);
   }

@@ -25,7 +25,6 @@ MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& r
     record.deliver_at_ms = now + static_cast<int64_t>(*request.delay_seconds) * 1000;
   }
   record.properties = encode_properties(request.properties);
-  record.body = request.body;
   return record;
 }
 
@@ -152,11 +151,18 @@ void BrokerCore::do_publish_routed(const std::string& vhost, std::vector<RoutedM
   }
   CommitPlan plan;
   std::map<uint64_t, uint64_t> published_per_queue;
+  std::vector<uint32_t> targets_left(messages.size(), 0);
+  for (const auto& [queue, indices] : per_queue) {
+    for (size_t i : indices) ++targets_left[i];
+  }
   for (auto& [queue, indices] : per_queue) {
     const std::vector<size_t> accepted = admit(*queue, messages, indices, now, results, plan);
     for (size_t i : accepted) {
       ++results[i].queues;
       MessageAppendedRecord record = message_record(*queue, messages[i].request, now);
+      // The body is copied for every queue but the last that takes it, which gets it moved.
+      const bool last = --targets_left[i] == 0;
+      record.body = last ? std::move(messages[i].request.body) : messages[i].request.body;
       const auto body_bytes = static_cast<uint32_t>(record.body.size());
       plan_append(plan, *queue, std::move(record), body_bytes);
     }

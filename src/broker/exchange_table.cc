@@ -23,6 +23,7 @@ constexpr Predeclared kPredeclared[] = {
 
 std::vector<std::string_view> split_words(std::string_view text) {
   std::vector<std::string_view> words;
+  if (text.empty()) return words;  // RabbitMQ: the empty key has no words, so `*` cannot match it
   size_t start = 0;
   while (true) {
     const size_t dot = text.find('.', start);

@@ -45,6 +45,7 @@ const std::vector<KeySpec>& key_specs() {
       {"amqp.heartbeat_seconds", &Config::amqp_heartbeat_seconds, 0, 3600},
       {"amqp.frame_max", &Config::amqp_frame_max, 4096, 1ull << 20},
       {"amqp.channel_max", &Config::amqp_channel_max, 1, 65535},
+      {"amqp.publish_timeout_ms", &Config::amqp_publish_timeout_ms, 100, 3600000},
   };
   return specs;
 }
@@ -252,6 +253,7 @@ amqp::AmqpServerOptions to_amqp_options(const Config& config) {
   options.connection.heartbeat_seconds = static_cast<uint16_t>(config.amqp_heartbeat_seconds);
   options.connection.frame_max = static_cast<uint32_t>(config.amqp_frame_max);
   options.connection.channel_max = static_cast<uint16_t>(config.amqp_channel_max);
+  options.connection.publish_timeout_ms = static_cast<uint32_t>(config.amqp_publish_timeout_ms);
   return options;
 }
 

@@ -44,6 +44,7 @@ struct Config {
   uint64_t amqp_heartbeat_seconds = 60;
   uint64_t amqp_frame_max = 131072;
   uint64_t amqp_channel_max = 2047;
+  uint64_t amqp_publish_timeout_ms = 30000;
 
   std::string config_file;  // where the file layer came from; empty = none
 };

@@ -53,8 +53,10 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
     if (!writing_ && connection_->outbox().empty()) shutdown();
   }
 
-  void tick(int64_t now_ms) {
-    if (!closed_) connection_->on_timer(now_ms);
+  void tick(int64_t now_ms, const std::optional<Error>& publish_refusal) {
+    if (closed_) return;
+    connection_->set_blocked(publish_refusal);
+    connection_->on_timer(now_ms);
   }
 
   void shutdown() {
@@ -168,12 +170,13 @@ class AsioAmqpServer final : public AmqpServer {
     tick_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       const int64_t now = steady_ms();
+      const std::optional<Error> refusal = broker_.health().publish_refusal;
       sessions_.remove_if([](const std::weak_ptr<Session>& weak) {
         auto session = weak.lock();
         return !session || session->closed();
       });
       for (auto& weak : sessions_) {
-        if (auto session = weak.lock()) session->tick(now);
+        if (auto session = weak.lock()) session->tick(now, refusal);
       }
       schedule_tick();
     });

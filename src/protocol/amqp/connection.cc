@@ -36,11 +36,15 @@ std::string_view reply_name(int code) {
   }
 }
 
-std::string clip(std::string text) {
+}  // namespace
+
+std::string clip_reply(std::string text) {
   if (text.size() > kMaxReplyText) text.resize(kMaxReplyText);
   while (!text.empty() && (static_cast<uint8_t>(text.back()) & 0xC0) == 0x80) text.pop_back();
   return text;
 }
+
+namespace {
 
 FieldTable server_properties() {
   FieldEntries capabilities;
@@ -58,9 +62,18 @@ FieldTable server_properties() {
   return encode_table(properties);
 }
 
+}  // namespace
+
 int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+namespace {
+
+bool capability(const FieldEntries& capabilities, std::string_view name) {
+  const FieldValue* value = find_field(capabilities, name);
+  return value != nullptr && std::get_if<bool>(&value->value) != nullptr && std::get<bool>(value->value);
 }
 
 }  // namespace
@@ -220,9 +233,8 @@ bool Connection::handle_start_ok(const ConnectionStartOk& start_ok) {
   if (parse_table(start_ok.client_properties.raw, client)) {
     if (const FieldValue* capabilities = find_field(client, "capabilities")) {
       if (const auto* table = std::get_if<FieldEntries>(&capabilities->value)) {
-        const FieldValue* notify = find_field(*table, "consumer_cancel_notify");
-        client_wants_cancel_notify_ = notify != nullptr && std::get_if<bool>(&notify->value) != nullptr &&
-                                      std::get<bool>(notify->value);
+        client_wants_cancel_notify_ = capability(*table, "consumer_cancel_notify");
+        client_wants_blocked_notify_ = capability(*table, "connection.blocked");
       }
     }
   }
@@ -406,7 +418,7 @@ void Connection::channel_error(uint16_t channel_id, int reply_code, std::string 
                       log::kv("text", text)});
   release_channel(*channel);
   channel->closing = true;
-  send(channel_id, ChannelClose{static_cast<uint16_t>(reply_code), clip(std::move(text)), id.class_id, id.method_id});
+  send(channel_id, ChannelClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id, id.method_id});
 }
 
 void Connection::connection_error(int reply_code, std::string text, MethodId id) {
@@ -414,13 +426,14 @@ void Connection::connection_error(int reply_code, std::string text, MethodId id)
   log::event(log::Level::kWarn, "amqp.connection_error",
              {log::kv("peer", peer_), log::kv("code", reply_code), log::kv("text", text)});
   for (auto& [channel_id, channel] : channels_) release_channel(channel);
-  send(0, ConnectionClose{static_cast<uint16_t>(reply_code), clip(std::move(text)), id.class_id, id.method_id});
+  send(0, ConnectionClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id, id.method_id});
   state_ = State::kClosing;
   paused_ = false;
 }
 
 void Connection::on_timer(int64_t now_ms) {
   if (state_ == State::kClosed) return;
+  if (state_ == State::kOpen) expire_unconfirmed(now_ms);
   if (outbox_.size() != outbox_at_last_tick_) last_sent_ms_ = now_ms;
   if (heartbeat_seconds_ == 0 || state_ == State::kAwaitHeader) return;
   const int64_t interval_ms = int64_t{heartbeat_seconds_} * 1000;

@@ -36,6 +36,7 @@ struct AmqpOptions {
   uint16_t channel_max = 2047;      // amqp.channel_max
   std::string user = "guest";       // the one account until the security issue lands
   std::string password = "guest";
+  uint32_t publish_timeout_ms = 30000;  // amqp.publish_timeout_ms: a confirm not durable by then is nacked
 };
 
 // What the transport offers the connection.
@@ -51,6 +52,10 @@ class ConnectionIo {
   // Close the socket once the outbox has been written.
   virtual void close_after_output() = 0;
 };
+
+// A reply text cut to a shortstr's 255 bytes (at a UTF-8 character boundary).
+std::string clip_reply(std::string text);
+int64_t steady_now_ms();
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -71,6 +76,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string& outbox() { return outbox_; }
   uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
+
+  // Publishing is refused broker-wide (storage full or unwritable, a limit): connection.blocked
+  // with the reason; nullopt = connection.unblocked. Sent only to clients that asked for it.
+  void set_blocked(const std::optional<Error>& reason);
 
   // From the Registry: the queue this consumer reads was deleted (server-sent basic.cancel).
   void cancel_consumer_for_deleted_queue(uint16_t channel, const std::string& tag);
@@ -112,7 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<PendingContent> content;
     bool confirm_mode = false;
     uint64_t next_publish_seq = 1;
-    std::set<uint64_t> unconfirmed;
+    std::map<uint64_t, int64_t> unconfirmed;  // publish seq -> when it is nacked unless durable
     bool tx_mode = false;
     std::vector<OutgoingPublish> tx_publishes;
     std::vector<std::pair<uint64_t, bool>> tx_acks;  // (delivery tag, multiple)
@@ -169,9 +178,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Publishing (batched per input pass).
   void queue_publish(OutgoingPublish publish);
   void flush_publishes();
+  // The broker's view of `batch`; moves the content out of all but mandatory publishes.
+  static std::vector<broker::RoutedMessage> routed_messages(std::vector<OutgoingPublish>& batch);
   void flush_acks();
   void on_published(std::vector<OutgoingPublish> batch, Result<std::vector<broker::RouteResult>> result);
-  void confirm(Channel& channel, const std::vector<uint64_t>& seqs, bool ack);
+  void confirm(Channel& channel, std::vector<uint64_t> seqs, bool ack);
+  // Nacks confirm-mode publishes that are still not durable after amqp.publish_timeout_ms.
+  void expire_unconfirmed(int64_t now_ms);
 
   // RESOURCE_LOCKED (and true) when `queue` is exclusive to another connection.
   bool refuse_if_exclusive_elsewhere(Channel& channel, const std::string& queue, MethodId id);
@@ -226,6 +239,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t last_sent_ms_ = 0;
   size_t outbox_at_last_tick_ = 0;
   bool client_wants_cancel_notify_ = false;
+  bool client_wants_blocked_notify_ = false;
+  bool blocked_ = false;
   std::map<uint16_t, Channel> channels_;
   std::vector<OutgoingPublish> pending_publishes_;
   std::map<std::string, std::vector<std::string>> pending_acks_;  // queue -> receipts

@@ -65,7 +65,7 @@ void Connection::complete_publish(Channel& channel) {
                   id);
     return;
   }
-  if (seq != 0) channel.unconfirmed.insert(seq);
+  if (seq != 0) channel.unconfirmed.emplace(seq, steady_now_ms() + options_.publish_timeout_ms);
   OutgoingPublish publish{channel.id, seq, std::move(content.method), std::move(*request)};
   if (channel.tx_mode) {
     channel.tx_publishes.push_back(std::move(publish));
@@ -80,6 +80,15 @@ void Connection::flush_publishes() {
   if (pending_publishes_.empty()) return;
   std::vector<OutgoingPublish> batch = std::move(pending_publishes_);
   pending_publishes_.clear();
+  auto messages = routed_messages(batch);
+  broker_.publish_routed(vhost_, std::move(messages),
+                         on_answer<std::vector<broker::RouteResult>>(
+                             [batch = std::move(batch)](Connection& self, auto result) mutable {
+                               self.on_published(std::move(batch), std::move(result));
+                             }));
+}
+
+std::vector<broker::RoutedMessage> Connection::routed_messages(std::vector<OutgoingPublish>& batch) {
   std::vector<broker::RoutedMessage> messages;
   messages.reserve(batch.size());
   for (OutgoingPublish& publish : batch) {
@@ -87,16 +96,13 @@ void Connection::flush_publishes() {
     routed.exchange = publish.method.exchange;
     routed.routing_key = publish.method.routing_key;
     routed.match_headers = match_headers(publish.request.properties.amqp_properties);
-    routed.request = publish.request;  // kept: a mandatory return sends the content back
+    // A mandatory publish keeps its content: basic.return sends it back if nothing takes it.
+    routed.request = publish.method.mandatory ? publish.request : std::move(publish.request);
     routed.request.properties.amqp_exchange = publish.method.exchange;
     routed.request.properties.amqp_routing_key = publish.method.routing_key;
     messages.push_back(std::move(routed));
   }
-  broker_.publish_routed(vhost_, std::move(messages),
-                         on_answer<std::vector<broker::RouteResult>>(
-                             [batch = std::move(batch)](Connection& self, auto result) mutable {
-                               self.on_published(std::move(batch), std::move(result));
-                             }));
+  return messages;
 }
 
 void Connection::on_published(std::vector<OutgoingPublish> batch,
@@ -136,11 +142,12 @@ void Connection::on_published(std::vector<OutgoingPublish> batch,
   }
 }
 
-void Connection::confirm(Channel& channel, const std::vector<uint64_t>& seqs, bool ack) {
+void Connection::confirm(Channel& channel, std::vector<uint64_t> seqs, bool ack) {
+  // A seq no longer open was nacked by the publish timeout: it is not confirmed twice.
+  std::erase_if(seqs, [&](uint64_t seq) { return channel.unconfirmed.erase(seq) == 0; });
   if (seqs.empty()) return;
-  for (uint64_t seq : seqs) channel.unconfirmed.erase(seq);
   const uint64_t highest = *std::max_element(seqs.begin(), seqs.end());
-  const uint64_t lowest_open = channel.unconfirmed.empty() ? UINT64_MAX : *channel.unconfirmed.begin();
+  const uint64_t lowest_open = channel.unconfirmed.empty() ? UINT64_MAX : channel.unconfirmed.begin()->first;
   // One frame with `multiple` covers them all when nothing below the highest is still open and
   // the batch is contiguous (the common case: one pass of publishes, one fsync).
   const bool contiguous = highest - *std::min_element(seqs.begin(), seqs.end()) + 1 == seqs.size();
@@ -159,6 +166,34 @@ void Connection::confirm(Channel& channel, const std::vector<uint64_t>& seqs, bo
       send(channel.id, BasicNack{seq, false, false});
     }
   }
+}
+
+void Connection::expire_unconfirmed(int64_t now_ms) {
+  for (auto& [channel_id, channel] : channels_) {
+    std::vector<uint64_t> expired;
+    for (const auto& [seq, deadline] : channel.unconfirmed) {
+      if (deadline <= now_ms) expired.push_back(seq);
+    }
+    if (expired.empty()) continue;
+    log::event(log::Level::kWarn, "amqp.publish_timed_out",
+               {log::kv("peer", peer_), log::kv("channel", channel_id), log::kv("messages", expired.size()),
+                log::kv("timeout_ms", options_.publish_timeout_ms),
+                log::kv("why", "the journal has not made them durable in time; see storage events and /healthz"),
+                log::kv("fix", "check the disk (ballast doctor); the publisher may retry")});
+    confirm(channel, std::move(expired), false);
+  }
+}
+
+void Connection::set_blocked(const std::optional<Error>& reason) {
+  if (state_ != State::kOpen || !client_wants_blocked_notify_ || blocked_ == reason.has_value()) return;
+  blocked_ = reason.has_value();
+  if (reason) {
+    send(0, ConnectionBlocked{clip_reply(fmt::format("{}: {} Fix: {}", reason->code_name(), reason->message(),
+                                                     reason->fix()))});
+  } else {
+    send(0, ConnectionUnblocked{});
+  }
+  flush_output();
 }
 
 // --- consuming ---
@@ -512,18 +547,9 @@ void Connection::tx_commit(Channel& channel) {
     return;
   }
   // The transaction's publishes are one atomic journal commit.
-  pending_publishes_ = std::move(channel.tx_publishes);
+  std::vector<OutgoingPublish> batch = std::move(channel.tx_publishes);
   channel.tx_publishes.clear();
-  std::vector<OutgoingPublish> batch = std::move(pending_publishes_);
-  pending_publishes_.clear();
-  std::vector<broker::RoutedMessage> messages;
-  for (OutgoingPublish& publish : batch) {
-    broker::RoutedMessage routed{publish.method.exchange, publish.method.routing_key,
-                                 match_headers(publish.request.properties.amqp_properties), publish.request};
-    routed.request.properties.amqp_exchange = publish.method.exchange;
-    routed.request.properties.amqp_routing_key = publish.method.routing_key;
-    messages.push_back(std::move(routed));
-  }
+  auto messages = routed_messages(batch);
   pause();
   broker_.publish_routed(vhost_, std::move(messages),
                          on_answer<std::vector<broker::RouteResult>>(

@@ -164,6 +164,8 @@ std::string delivery_properties(const broker::DeliveredMessage& message) {
 
 std::vector<std::pair<std::string, std::string>> match_headers(std::string_view raw_properties) {
   std::vector<std::pair<std::string, std::string>> out;
+  constexpr uint8_t kHeadersFlagInFirstByte = 0x20;  // property 3 of 14: bit 13 of the flag word
+  if (raw_properties.empty() || (static_cast<uint8_t>(raw_properties[0]) & kHeadersFlagInFirstByte) == 0) return out;
   BasicProperties properties;
   WireReader reader(raw_properties);
   FieldEntries headers;
