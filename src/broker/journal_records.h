@@ -21,7 +21,7 @@ enum class RecordType : uint16_t {
   kMessageSettled = 5,
   kMessageReturned = 6,
   kMessageMoved = 7,
-  kExchangesChanged = 8,  // a vhost's whole exchange table (ExchangeTable::encode)
+  kExchangesChanged = 9,  // a vhost's whole exchange table (ExchangeTable::encode); 8 is reserved
 };
 
 enum class SettleReason : uint8_t {

@@ -24,33 +24,19 @@ class AmqpDaemon(fx.Daemon):
 
     def __init__(self, ballastd, data_dir, extra_args=()):
         super().__init__(ballastd, data_dir, ["--amqp-listen", "127.0.0.1:0", *extra_args])
-        self.amqp_address = None
+
+    @property
+    def amqp_address(self):
+        """The first AMQP address of the ready line (several are comma-separated)."""
+        addresses = self.ready_fields.get("amqp", "")
+        return addresses.split(",")[0] if addresses and addresses != "off" else None
 
     def start(self, expect_ready=True):
-        self.process = subprocess.Popen(
-            [self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0", *self.extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        ready = threading.Event()
-
-        def read():
-            for line in self.process.stdout:
-                self.log_lines.append(line.rstrip("\n"))
-                if "event=server.ready" in line and self.address is None:
-                    for field in line.split():
-                        if field.startswith("http="):
-                            self.address = field[len("http="):]
-                        elif field.startswith("amqp="):
-                            self.amqp_address = field[len("amqp="):]
-                    ready.set()
-            ready.set()
-
-        self._reader = threading.Thread(target=read, daemon=True)
-        self._reader.start()
-        if expect_ready:
-            if not ready.wait(READY_TIMEOUT_S) or self.amqp_address is None:
-                self.stop()
-                raise AssertionError("ballastd did not become ready with an amqp= address:\n"
-                                     + "\n".join(self.log_lines[-30:]))
+        super().start(expect_ready)
+        if expect_ready and self.amqp_address is None:
+            self.stop()
+            raise AssertionError("ballastd became ready without an amqp= address:\n"
+                                 + "\n".join(self.log_lines[-30:]))
         return self
 
 

@@ -25,6 +25,7 @@ class Daemon:
         self.extra_args = list(extra_args)
         self.process = None
         self.address = None
+        self.ready_fields = {}  # key=value fields of the server.ready line (http=, amqp=, ...)
         self.log_lines = []
         self._reader = None
 
@@ -42,8 +43,9 @@ class Daemon:
                 self.log_lines.append(line.rstrip("\n"))
                 if "event=server.ready" in line and self.address is None:
                     for field in line.split():
-                        if field.startswith("http="):
-                            self.address = field[len("http="):]
+                        key, _, value = field.partition("=")
+                        self.ready_fields[key] = value
+                    self.address = self.ready_fields.get("http")
                     ready.set()
             ready.set()
 

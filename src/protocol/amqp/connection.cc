@@ -11,7 +11,6 @@ namespace {
 
 constexpr size_t kMaxReplyText = 255;
 constexpr uint16_t kConnectionClassId = 10;
-constexpr uint16_t kChannelClassId = 20;
 
 std::string_view reply_name(int code) {
   switch (code) {
@@ -48,7 +47,7 @@ namespace {
 
 FieldTable server_properties() {
   FieldEntries capabilities;
-  for (const char* name : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
+  for (const char* name : {"publisher_confirms", "basic.nack",
                            "consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
                            "per_consumer_qos"}) {
     capabilities.emplace_back(name, FieldValue{true});
@@ -499,6 +498,12 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           exchange_declare(channel, m);
         } else if constexpr (std::is_same_v<M, ExchangeDelete>) {
           exchange_delete(channel, m);
+        } else if constexpr (std::is_same_v<M, ExchangeBind> || std::is_same_v<M, ExchangeUnbind>) {
+          channel_error(channel.id, 540,
+                        fmt::format("NOT_IMPLEMENTED - NOT_IMPLEMENTED: {} (exchange-to-exchange bindings) is not "
+                                    "supported yet. Fix: bind the queues to the source exchange directly",
+                                    M::kName),
+                        id);
         } else if constexpr (std::is_same_v<M, QueueDeclare>) {
           queue_declare(channel, m);
         } else if constexpr (std::is_same_v<M, QueueBind>) {
@@ -582,7 +587,6 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
                            id);
           return false;
         }
-        (void)kChannelClassId;
         return true;
       },
       method);

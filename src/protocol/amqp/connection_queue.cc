@@ -191,9 +191,6 @@ void Connection::exchange_declare(Channel& channel, const ExchangeDeclare& metho
                      id);
     return;
   }
-  if (reserved_name(method.exchange) && !method.passive) {
-    // amq.* exist already; declaring one with its own type is allowed (the broker checks it).
-  }
   broker::ExchangeSettings settings;
   settings.type = type.value_or(broker::ExchangeType::kDirect);
   settings.durable = method.durable;
