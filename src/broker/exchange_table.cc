@@ -33,20 +33,28 @@ std::vector<std::string_view> split_words(std::string_view text) {
   }
 }
 
-bool match_words(const std::vector<std::string_view>& pattern, size_t p, const std::vector<std::string_view>& key,
-                 size_t k) {
-  while (p < pattern.size()) {
-    if (pattern[p] == "#") {
-      for (size_t skip = k; skip <= key.size(); ++skip) {
-        if (match_words(pattern, p + 1, key, skip)) return true;
+// Dynamic programming over (pattern word, key word): O(pattern x key), whatever the number of
+// `#` (a backtracking matcher is exponential in them, which a client could use to stall the
+// broker thread). reachable[k] = the first p pattern words can match the first k key words.
+bool match_words(const std::vector<std::string_view>& pattern, const std::vector<std::string_view>& key) {
+  std::vector<char> reachable(key.size() + 1, 0);
+  reachable[0] = 1;
+  for (std::string_view word : pattern) {
+    std::vector<char> next(key.size() + 1, 0);
+    if (word == "#") {
+      char any = 0;
+      for (size_t k = 0; k <= key.size(); ++k) {
+        any = any || reachable[k];
+        next[k] = any;  // `#` takes zero or more words
       }
-      return false;
+    } else {
+      for (size_t k = 0; k < key.size(); ++k) {
+        if (reachable[k] && (word == "*" || word == key[k])) next[k + 1] = 1;
+      }
     }
-    if (k >= key.size() || (pattern[p] != "*" && pattern[p] != key[k])) return false;
-    ++p;
-    ++k;
+    reachable = std::move(next);
   }
-  return k == key.size();
+  return reachable[key.size()] != 0;
 }
 
 Error not_found(std::string_view vhost, std::string_view name) {
@@ -93,7 +101,7 @@ std::optional<ExchangeType> parse_exchange_type(std::string_view name) {
 }
 
 bool topic_matches(std::string_view pattern, std::string_view routing_key) {
-  return match_words(split_words(pattern), 0, split_words(routing_key), 0);
+  return match_words(split_words(pattern), split_words(routing_key));
 }
 
 bool headers_match(const std::vector<std::pair<std::string, std::string>>& arguments,

@@ -254,6 +254,7 @@ amqp::AmqpServerOptions to_amqp_options(const Config& config) {
   options.connection.frame_max = static_cast<uint32_t>(config.amqp_frame_max);
   options.connection.channel_max = static_cast<uint16_t>(config.amqp_channel_max);
   options.connection.publish_timeout_ms = static_cast<uint32_t>(config.amqp_publish_timeout_ms);
+  options.connection.max_message_bytes = config.max_message_bytes;
   return options;
 }
 

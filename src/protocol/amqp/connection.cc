@@ -10,6 +10,7 @@ namespace ballast::amqp {
 namespace {
 
 constexpr size_t kMaxReplyText = 255;
+constexpr int64_t kCloseOkTimeoutMs = 3000;  // after connection.close, wait this long for close-ok
 constexpr uint16_t kConnectionClassId = 10;
 
 std::string_view reply_name(int code) {
@@ -129,15 +130,14 @@ void Connection::read_frames() {
   while (!paused_ && state_ != State::kClosed) {
     Frame frame;
     size_t consumed = 0;
-    const FrameParse parsed = next_frame(std::string_view(inbox_).substr(offset), options_.frame_max, frame, consumed);
+    const uint32_t frame_max = frame_max_ != 0 ? frame_max_ : options_.frame_max;
+    const FrameParse parsed = next_frame(std::string_view(inbox_).substr(offset), frame_max, frame, consumed);
     if (parsed == FrameParse::kNeedMore) break;
     if (parsed == FrameParse::kBadEnd) {
-      connection_error(501, "FRAME_ERROR - a frame does not end with 0xCE");
-      break;
+      return fatal_frame_error("FRAME_ERROR - a frame does not end with 0xCE");
     }
     if (parsed == FrameParse::kTooLarge) {
-      connection_error(501, fmt::format("FRAME_ERROR - a frame is larger than frame_max = {} bytes", options_.frame_max));
-      break;
+      return fatal_frame_error(fmt::format("FRAME_ERROR - a frame is larger than frame_max = {} bytes", frame_max));
     }
     offset += consumed;
     if (!handle_frame(frame)) break;
@@ -427,11 +427,27 @@ void Connection::connection_error(int reply_code, std::string text, MethodId id)
   for (auto& [channel_id, channel] : channels_) release_channel(channel);
   send(0, ConnectionClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id, id.method_id});
   state_ = State::kClosing;
+  closing_deadline_ms_ = steady_now_ms() + kCloseOkTimeoutMs;
   paused_ = false;
+}
+
+void Connection::fatal_frame_error(std::string text) {
+  // The byte stream has lost its framing: nothing after this point can be read, not even the
+  // client's close-ok. Say why, then close the socket (as RabbitMQ does).
+  connection_error(501, std::move(text));
+  inbox_.clear();
+  state_ = State::kClosed;
+  io_.close_after_output();
 }
 
 void Connection::on_timer(int64_t now_ms) {
   if (state_ == State::kClosed) return;
+  if (state_ == State::kClosing && now_ms >= closing_deadline_ms_) {
+    log::event(log::Level::kInfo, "amqp.close_ok_timeout", {log::kv("peer", peer_)});
+    state_ = State::kClosed;
+    io_.close_after_output();
+    return;
+  }
   if (state_ == State::kOpen) expire_unconfirmed(now_ms);
   if (outbox_.size() != outbox_at_last_tick_) last_sent_ms_ = now_ms;
   if (heartbeat_seconds_ == 0 || state_ == State::kAwaitHeader) return;

@@ -36,7 +36,8 @@ struct AmqpOptions {
   uint16_t channel_max = 2047;      // amqp.channel_max
   std::string user = "guest";       // the one account until the security issue lands
   std::string password = "guest";
-  uint32_t publish_timeout_ms = 30000;  // amqp.publish_timeout_ms: a confirm not durable by then is nacked
+  uint32_t publish_timeout_ms = 30000;
+  uint64_t max_message_bytes = 16ull << 20;  // limits.max_message_bytes: a larger body is refused at its header  // amqp.publish_timeout_ms: a confirm not durable by then is nacked
 };
 
 // What the transport offers the connection.
@@ -197,6 +198,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void channel_error(uint16_t channel, const Error& error, MethodId id);
   void channel_error(uint16_t channel, int reply_code, std::string text, MethodId id);
   void connection_error(int reply_code, std::string text, MethodId id = {});
+  void fatal_frame_error(std::string text);
   template <typename M>
   void send(uint16_t channel, const M& method) {
     write_method(outbox_, channel, method);
@@ -236,6 +238,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t frame_max_ = 0;
   uint16_t heartbeat_seconds_ = 0;
   int64_t last_received_ms_ = 0;
+  int64_t closing_deadline_ms_ = 0;
   int64_t last_sent_ms_ = 0;
   size_t outbox_at_last_tick_ = 0;
   bool client_wants_cancel_notify_ = false;

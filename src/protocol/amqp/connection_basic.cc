@@ -28,9 +28,17 @@ bool Connection::handle_content_header(Channel& channel, std::string_view payloa
   reader.bytes(reader.remaining(), properties);
   content.properties.assign(properties);
   content.have_header = true;
-  if (content.body_size > frame_max_ * 0 + (uint64_t{1} << 31)) {
-    connection_error(311, fmt::format("CONTENT_TOO_LARGE - body of {} bytes", content.body_size));
-    return false;
+  if (content.body_size > options_.max_message_bytes) {
+    // Refused before any of it is read; its body frames are dropped with the closing channel.
+    channel_error(channel.id,
+                  Error(ErrorCode::kMessageTooLarge,
+                        fmt::format("a message to exchange \"{}\" has a {}-byte body, over the limit of {} bytes set "
+                                    "by limits.max_message_bytes",
+                                    content.method.exchange, content.body_size, options_.max_message_bytes),
+                        "split the payload or store it elsewhere and send a reference; or raise "
+                        "limits.max_message_bytes"),
+                  {BasicPublish::kClassId, BasicPublish::kMethodId});
+    return true;
   }
   content.body.reserve(content.body_size);
   if (content.body_size == 0) complete_publish(channel);

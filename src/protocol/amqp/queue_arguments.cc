@@ -6,6 +6,7 @@ namespace ballast::amqp {
 namespace {
 
 constexpr int64_t kMaxAmqpPriority = 255;
+constexpr int64_t kMaxTtlMs = UINT32_MAX;
 
 Error bad_argument(std::string_view queue, std::string_view name, std::string_view why, std::string_view fix) {
   return Error(ErrorCode::kInvalidArgument, fmt::format("queue \"{}\": argument {} {}", queue, name, why),
@@ -38,6 +39,10 @@ Status apply(broker::QueueSettings& settings, const std::string& name, const Fie
   if (name == "x-message-ttl") {
     auto ms = positive_integer(value, queue, name, 0);
     if (!ms) return std::move(ms).error();
+    if (*ms > kMaxTtlMs) {
+      return bad_argument(queue, name, fmt::format("= {} ms is over {} ms (about 49 days), as in RabbitMQ", *ms, kMaxTtlMs),
+                          "use a shorter TTL, or none");
+    }
     // Ballast keeps queue TTLs in whole seconds: rounded up, and at least one second.
     settings.message_ttl_seconds = static_cast<uint32_t>(std::max<int64_t>(1, (*ms + 999) / 1000));
   } else if (name == "x-max-length") {
