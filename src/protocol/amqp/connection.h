@@ -182,7 +182,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The broker's view of `batch`; moves the content out of all but mandatory publishes.
   static std::vector<broker::RoutedMessage> routed_messages(std::vector<OutgoingPublish>& batch);
   void flush_acks();
-  void on_published(std::vector<OutgoingPublish> batch, Result<std::vector<broker::RouteResult>> result);
+  void on_published(std::vector<OutgoingPublish>& batch, Result<std::vector<broker::RouteResult>> result);
   void confirm(Channel& channel, std::vector<uint64_t> seqs, bool ack);
   // Nacks confirm-mode publishes that are still not durable after amqp.publish_timeout_ms.
   void expire_unconfirmed(int64_t now_ms);

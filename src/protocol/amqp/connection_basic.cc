@@ -91,9 +91,9 @@ void Connection::flush_publishes() {
   auto messages = routed_messages(batch);
   broker_.publish_routed(vhost_, std::move(messages),
                          on_answer<std::vector<broker::RouteResult>>(
-                             [batch = std::move(batch)](Connection& self, auto result) mutable {
-                               self.on_published(std::move(batch), std::move(result));
-                             }));
+                             // Shared, not copied: the broker copies its callbacks.
+                             [batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
+                                 Connection& self, auto result) { self.on_published(*batch, std::move(result)); }));
 }
 
 std::vector<broker::RoutedMessage> Connection::routed_messages(std::vector<OutgoingPublish>& batch) {
@@ -113,7 +113,7 @@ std::vector<broker::RoutedMessage> Connection::routed_messages(std::vector<Outgo
   return messages;
 }
 
-void Connection::on_published(std::vector<OutgoingPublish> batch,
+void Connection::on_published(std::vector<OutgoingPublish>& batch,
                               Result<std::vector<broker::RouteResult>> result) {
   std::map<uint16_t, std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> confirms;  // acks, nacks
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -561,16 +561,17 @@ void Connection::tx_commit(Channel& channel) {
   pause();
   broker_.publish_routed(vhost_, std::move(messages),
                          on_answer<std::vector<broker::RouteResult>>(
-                             [channel_id = channel.id, batch = std::move(batch)](Connection& self, auto result) mutable {
-                               const bool committed = static_cast<bool>(result);
-                               self.on_published(std::move(batch), std::move(result));
+                             [channel_id = channel.id,
+                              batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
+                                 Connection& self, auto result) {
+                               std::optional<Error> failure;
+                               if (!result) failure = result.error();
+                               self.on_published(*batch, std::move(result));
                                if (self.find_channel(channel_id) != nullptr) {
-                                 if (committed) {
-                                   self.send(channel_id, TxCommitOk{});
+                                 if (failure) {
+                                   self.channel_error(channel_id, *failure, {TxCommit::kClassId, TxCommit::kMethodId});
                                  } else {
-                                   self.channel_error(channel_id, 506, "RESOURCE_ERROR - the transaction could not be "
-                                                                       "stored; see the broker log",
-                                                      {TxCommit::kClassId, TxCommit::kMethodId});
+                                   self.send(channel_id, TxCommitOk{});
                                  }
                                }
                                self.resume();
