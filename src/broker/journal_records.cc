@@ -20,6 +20,7 @@ enum SettingTag : uint16_t {
   kTagMaxPriority = 11,
   kTagDurable = 12,
   kTagAutoDelete = 13,
+  kTagExpiresMs = 14,
 };
 enum SettingType : uint8_t { kAbsent = 0, kU64 = 1, kBool = 2, kStr = 3 };
 
@@ -41,7 +42,7 @@ void put_u64(ByteWriter& writer, uint16_t tag, uint64_t value) {
 }
 
 void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
-  writer.u32(13);
+  writer.u32(14);
   put_optional(writer, kTagMaxLength, settings.max_length);
   put_optional(writer, kTagMaxBytes, settings.max_bytes);
   put_u64(writer, kTagOverflow, static_cast<uint64_t>(settings.overflow));
@@ -67,6 +68,7 @@ void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
   writer.u16(kTagAutoDelete);
   writer.u8(kBool);
   writer.u8(settings.auto_delete ? 1 : 0);
+  put_optional(writer, kTagExpiresMs, settings.expires_ms);
 }
 
 std::optional<uint32_t> narrow(const std::optional<uint64_t>& value) {
@@ -104,6 +106,9 @@ void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<ui
       break;
     case kTagDurable:
       settings.durable = number.value_or(1) != 0;
+      break;
+    case kTagExpiresMs:
+      settings.expires_ms = number;
       break;
     case kTagAutoDelete:
       settings.auto_delete = number.value_or(0) != 0;

@@ -36,6 +36,7 @@ std::vector<std::string> differing_setting_keys(const QueueSettings& a, const Qu
   if (a.max_priority != b.max_priority) keys.emplace_back("max_priority");
   if (a.durable != b.durable) keys.emplace_back("durable");
   if (a.auto_delete != b.auto_delete) keys.emplace_back("auto_delete");
+  if (a.expires_ms != b.expires_ms) keys.emplace_back("expires_ms");
   return keys;
 }
 

@@ -43,6 +43,9 @@ struct QueueSettings {
   // front end deletes the queue when its last consumer goes.
   bool durable = true;
   bool auto_delete = false;
+  // AMQP's x-expires: the AMQP front end deletes the queue once it has had no consumer and no
+  // basic.get or declare for this long.
+  std::optional<uint64_t> expires_ms;
 
   bool operator==(const QueueSettings&) const = default;
 };

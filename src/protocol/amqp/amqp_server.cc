@@ -21,11 +21,6 @@ using asio::ip::tcp;
 
 constexpr size_t kReadChunk = 64 * 1024;
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 class Session final : public ConnectionIo, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, asio::io_context& io) : socket_(std::move(socket)), io_(io) {}
@@ -127,6 +122,7 @@ class AsioAmqpServer final : public AmqpServer {
   }
 
   void start_thread() {
+    track_expiring_queues();
     for (auto& acceptor : acceptors_) accept(acceptor);
     schedule_tick();
     thread_ = std::thread([this] { io_.run(); });
@@ -165,12 +161,40 @@ class AsioAmqpServer final : public AmqpServer {
     });
   }
 
+  // Queues declared with x-expires before a restart: their clocks start again now.
+  void track_expiring_queues() {
+    broker_.list_queues("/", [this](Result<std::vector<broker::QueueInfo>> queues) {
+      if (!queues) return;
+      asio::post(io_, [this, queues = std::move(*queues)] {
+        for (const broker::QueueInfo& queue : queues) {
+          if (queue.settings.expires_ms) {
+            registry_.track_expiry({queue.vhost, queue.name}, *queue.settings.expires_ms, steady_now_ms());
+          }
+        }
+      });
+    });
+  }
+
+  void delete_expired_queues(int64_t now) {
+    for (const Registry::QueueKey& key : registry_.take_expired(now)) {
+      log::event(log::Level::kInfo, "amqp.queue_expired", {log::kv("vhost", key.first), log::kv("queue", key.second)});
+      broker_.delete_queue(key.first, key.second, [key](Result<void> deleted) {
+        if (!deleted) {
+          log::event(log::Level::kWarn, "amqp.queue_expiry_failed",
+                     {log::kv("queue", key.second), log::kv("code", deleted.error().code_name()),
+                      log::kv("message", deleted.error().message())});
+        }
+      });
+    }
+  }
+
   void schedule_tick() {
     tick_timer_.expires_after(std::chrono::seconds(1));
     tick_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      const int64_t now = steady_ms();
+      const int64_t now = steady_now_ms();
       const std::optional<Error> refusal = broker_.health().publish_refusal;
+      delete_expired_queues(now);
       sessions_.remove_if([](const std::weak_ptr<Session>& weak) {
         auto session = weak.lock();
         return !session || session->closed();

@@ -364,6 +364,7 @@ void Connection::cancel_consumer_for_deleted_queue(uint16_t channel_id, const st
 void Connection::basic_get(Channel& channel, const BasicGet& method) {
   const MethodId id{BasicGet::kClassId, BasicGet::kMethodId};
   if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
+  registry_.note_use({vhost_, method.queue}, steady_now_ms());
   flush_publishes();
   flush_acks();
   pause();

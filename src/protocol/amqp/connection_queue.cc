@@ -40,6 +40,10 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
       return self.resume();
     }
     const Registry::QueueKey key{self.vhost_, name};
+    // A declare restarts an x-expires clock; a passive one only looks.
+    if (info->settings.expires_ms && !method.passive) {
+      self.registry_.track_expiry(key, *info->settings.expires_ms, steady_now_ms());
+    }
     if (method.exclusive && !method.passive) {
       self.registry_.set_exclusive_owner(key, self.id_);
       self.exclusive_queues_.insert(name);

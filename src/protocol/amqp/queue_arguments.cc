@@ -98,9 +98,13 @@ Status apply(broker::QueueSettings& settings, const std::string& name, const Fie
                    "use classic or quorum (both are Ballast's durable queue)");
     }
   } else if (name == "x-expires") {
-    return Error(ErrorCode::kNotImplemented,
-                 fmt::format("queue \"{}\": x-expires (delete the queue when unused) is not supported yet", queue),
-                 "leave x-expires out and delete the queue when it is no longer needed");
+    auto ms = positive_integer(value, queue, name, 1);
+    if (!ms) return std::move(ms).error();
+    if (*ms > kMaxTtlMs) {
+      return bad_argument(queue, name, fmt::format("= {} ms is over {} ms, as in RabbitMQ", *ms, kMaxTtlMs),
+                          "use a shorter expiry");
+    }
+    settings.expires_ms = static_cast<uint64_t>(*ms);
   }
   return ok_status();
 }

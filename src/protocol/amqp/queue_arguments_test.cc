@@ -193,8 +193,12 @@ TEST(QueueArguments, NonStringQueueTypeIsRefused) {
   expect_refused(one("x-queue-type", int32_t{1}), ErrorCode::kInvalidArgument, "x-queue-type");
 }
 
-TEST(QueueArguments, ExpiresIsNotImplemented) {
-  expect_refused(one("x-expires", int32_t{60000}), ErrorCode::kNotImplemented, "x-expires");
+TEST(QueueArguments, ExpiresIsKeptInMilliseconds) {
+  auto settings = queue_settings_from_arguments(one("x-expires", int32_t{60000}), kQueue);
+  ASSERT_TRUE(settings.ok()) << settings.error().describe();
+  EXPECT_EQ(settings->expires_ms, std::optional<uint64_t>(60000));
+  expect_refused(one("x-expires", int32_t{0}), ErrorCode::kInvalidArgument, "x-expires");
+  expect_refused(one("x-expires", int64_t{1} << 40), ErrorCode::kInvalidArgument, "x-expires");
 }
 
 TEST(QueueArguments, UnknownAndNonXArgumentsAreIgnored) {

@@ -15,7 +15,35 @@ void Registry::set_exclusive_owner(const QueueKey& queue, uint64_t connection_id
   exclusive_owners_[queue] = connection_id;
 }
 
-void Registry::forget_queue(const QueueKey& queue) { exclusive_owners_.erase(queue); }
+void Registry::forget_queue(const QueueKey& queue) {
+  exclusive_owners_.erase(queue);
+  expiring_.erase(queue);
+}
+
+void Registry::track_expiry(const QueueKey& queue, uint64_t expires_ms, int64_t now_ms) {
+  expiring_[queue] = Expiry{expires_ms, now_ms};
+}
+
+void Registry::note_use(const QueueKey& queue, int64_t now_ms) {
+  auto found = expiring_.find(queue);
+  if (found != expiring_.end()) found->second.last_used_ms = now_ms;
+}
+
+std::vector<Registry::QueueKey> Registry::take_expired(int64_t now_ms) {
+  std::vector<QueueKey> expired;
+  for (auto it = expiring_.begin(); it != expiring_.end();) {
+    const bool idle = consumer_count(it->first) == 0;
+    if (!idle) it->second.last_used_ms = now_ms;  // in use while it has consumers
+    if (idle && now_ms - it->second.last_used_ms >= static_cast<int64_t>(it->second.expires_ms)) {
+      expired.push_back(it->first);
+      exclusive_owners_.erase(it->first);
+      it = expiring_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
 
 void Registry::add_consumer(const QueueKey& queue, const std::shared_ptr<Connection>& connection,
                             uint16_t channel, const std::string& tag, bool exclusive) {

@@ -33,6 +33,13 @@ class Registry {
   void remove_consumer(const QueueKey& queue, uint64_t connection_id, uint16_t channel, const std::string& tag);
   uint32_t consumer_count(const QueueKey& queue) const;
   bool has_exclusive_consumer(const QueueKey& queue) const;
+  // x-expires: `queue` is deleted once it has had no consumer and no use for `expires_ms`.
+  void track_expiry(const QueueKey& queue, uint64_t expires_ms, int64_t now_ms);
+  // A declare, basic.get or consume of `queue` (restarts its expiry clock).
+  void note_use(const QueueKey& queue, int64_t now_ms);
+  // The queues whose expiry has passed (forgotten here; the caller deletes them).
+  std::vector<QueueKey> take_expired(int64_t now_ms);
+
   // Tells every consumer of `queue` it was cancelled (basic.cancel from the server) and
   // forgets them; run after the queue was deleted.
   void cancel_consumers(const QueueKey& queue);
@@ -49,6 +56,11 @@ class Registry {
   uint64_t last_waiter_id_ = 0;
   std::map<QueueKey, uint64_t> exclusive_owners_;
   std::map<QueueKey, std::vector<ConsumerRef>> consumers_;
+  struct Expiry {
+    uint64_t expires_ms = 0;
+    int64_t last_used_ms = 0;
+  };
+  std::map<QueueKey, Expiry> expiring_;
 };
 
 }  // namespace ballast::amqp
