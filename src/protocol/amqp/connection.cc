@@ -38,6 +38,17 @@ std::string_view reply_name(int code) {
 
 }  // namespace
 
+std::string r1_reply_text(std::string_view prefix, const Error& error) {
+  // "<prefix><CODE>: <message> Fix: <fix>", at most 255 bytes: the message is shortened first
+  // (the fix is what the reader acts on), then the fix.
+  const std::string head = fmt::format("{}{}: ", prefix, error.code_name());
+  const std::string tail = fmt::format(" Fix: {}", error.fix());
+  std::string message = error.message();
+  const size_t room = kMaxReplyText > head.size() + tail.size() ? kMaxReplyText - head.size() - tail.size() : 0;
+  if (message.size() > room) message = clip_reply(message.substr(0, room >= 3 ? room - 3 : 0)) + "...";
+  return clip_reply(head + message + tail);
+}
+
 std::string clip_reply(std::string text) {
   if (text.size() > kMaxReplyText) text.resize(kMaxReplyText);
   while (!text.empty() && (static_cast<uint8_t>(text.back()) & 0xC0) == 0x80) text.pop_back();
@@ -404,9 +415,7 @@ void Connection::resume() {
 void Connection::channel_error(uint16_t channel_id, const Error& error, MethodId id) {
   const ErrorCodeInfo& info = error_code_info(error.code());
   channel_error(channel_id, info.amqp_reply_code,
-                fmt::format("{} - {}: {} Fix: {}", reply_name(info.amqp_reply_code), info.name, error.message(),
-                            error.fix()),
-                id);
+                r1_reply_text(fmt::format("{} - ", reply_name(info.amqp_reply_code)), error), id);
 }
 
 void Connection::channel_error(uint16_t channel_id, int reply_code, std::string text, MethodId id) {

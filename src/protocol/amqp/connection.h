@@ -56,6 +56,8 @@ class ConnectionIo {
 
 // A reply text cut to a shortstr's 255 bytes (at a UTF-8 character boundary).
 std::string clip_reply(std::string text);
+// An R1 reply text for `error` that fits a shortstr: "<prefix>CODE: message Fix: fix".
+std::string r1_reply_text(std::string_view prefix, const Error& error);
 int64_t steady_now_ms();
 
 class Connection : public std::enable_shared_from_this<Connection> {

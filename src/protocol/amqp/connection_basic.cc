@@ -196,8 +196,7 @@ void Connection::set_blocked(const std::optional<Error>& reason) {
   if (state_ != State::kOpen || !client_wants_blocked_notify_ || blocked_ == reason.has_value()) return;
   blocked_ = reason.has_value();
   if (reason) {
-    send(0, ConnectionBlocked{clip_reply(fmt::format("{}: {} Fix: {}", reason->code_name(), reason->message(),
-                                                     reason->fix()))});
+    send(0, ConnectionBlocked{r1_reply_text("", *reason)});
   } else {
     send(0, ConnectionUnblocked{});
   }
