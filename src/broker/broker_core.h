@@ -135,7 +135,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   ExchangeTable& exchanges_of(const std::string& vhost);
   // Adds the record that stores `vhost`'s whole exchange table as it is now.
   void plan_exchanges_record(CommitPlan& plan, const std::string& vhost);
-  void commit_exchange_change(const std::string& vhost, Callback<void> done);
+  // Applies `change` to `vhost`'s table and journals the result; the table is restored if the
+  // commit fails, and nothing changes when storage refuses commits.
+  using ExchangeChange = std::function<Status(ExchangeTable& table, bool& changed)>;
+  void change_exchanges(const std::string& vhost, const ExchangeChange& change, Callback<void> done);
   std::vector<Queue*> route_targets(const std::string& vhost, const RoutedMessage& message,
                                     std::optional<Error>& refused);
   void do_publish_routed(const std::string& vhost, std::vector<RoutedMessage>& messages,

@@ -9,8 +9,9 @@ namespace ballast::broker {
 
 namespace {
 
-// 1: queues and messages; 2: then every vhost's exchange table.
-constexpr uint8_t kSnapshotVersion = 2;
+// Version 1: queues and messages, then (since the AMQP front end) every vhost's exchange table,
+// which a reader from before ignores: rolling back one version keeps every queue and message.
+constexpr uint8_t kSnapshotVersion = 1;
 constexpr size_t kMaxMovesPerCheckpoint = 1000;
 // Compaction starts once the oldest live segment is this many segments behind the tail.
 constexpr uint64_t kCompactionLagSegments = 2;
@@ -87,12 +88,12 @@ void BrokerCore::load_snapshot(std::span<const std::byte> snapshot) {
   ByteReader reader(snapshot);
   uint8_t version = 0, clean = 0;
   uint32_t queue_count = 0;
-  bool ok = reader.u8(version) && (version == 1 || version == kSnapshotVersion) && reader.u8(clean) &&
+  bool ok = reader.u8(version) && version == kSnapshotVersion && reader.u8(clean) &&
             reader.u64(next_queue_id_) && reader.u32(queue_count);
   const int64_t now = clock_->wall_ms();
   for (uint32_t q = 0; ok && q < queue_count; ++q) ok = load_snapshot_queue(reader, now);
   uint32_t vhost_count = 0;
-  if (ok && version >= 2) ok = reader.u32(vhost_count);
+  if (ok && reader.remaining() > 0) ok = reader.u32(vhost_count);
   for (uint32_t v = 0; ok && v < vhost_count; ++v) {
     std::string vhost, table;
     ok = reader.str(vhost) && reader.str(table) && exchanges_of(vhost).decode(table, true);

@@ -18,7 +18,8 @@ MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& r
   if (queue_ttl && (!ttl || *queue_ttl < *ttl)) ttl = queue_ttl;
   if (ttl) record.expires_at_ms = now + static_cast<int64_t>(*ttl) * 1000;
   if (request.ttl_ms) {
-    const int64_t own = now + static_cast<int64_t>(std::min<uint64_t>(*request.ttl_ms, INT32_MAX));
+    // Capped where it cannot overflow (about 292 million years).
+    const int64_t own = now + static_cast<int64_t>(std::min<uint64_t>(*request.ttl_ms, INT64_MAX / 2));
     record.expires_at_ms = record.expires_at_ms == 0 ? own : std::min(record.expires_at_ms, own);
   }
   if (request.delay_seconds && *request.delay_seconds > 0) {
@@ -35,63 +36,79 @@ void BrokerCore::plan_exchanges_record(CommitPlan& plan, const std::string& vhos
   ByteWriter writer(payload);
   writer.str(vhost);
   writer.str(exchanges_of(vhost).encode());
-  plan.add({static_cast<uint16_t>(RecordType::kExchangesChanged), false, std::move(payload)});
+  // Ignorable: a binary from before exchanges existed skips it (and keeps every queue).
+  plan.add({static_cast<uint16_t>(RecordType::kExchangesChanged), true, std::move(payload)});
 }
 
-void BrokerCore::commit_exchange_change(const std::string& vhost, Callback<void> done) {
+void BrokerCore::change_exchanges(const std::string& vhost, const ExchangeChange& change, Callback<void> done) {
+  // Refused before anything changes: memory never holds a table the journal does not.
   if (auto refusal = storage_refusal()) return done(std::move(*refusal));
+  ExchangeTable& table = exchanges_of(vhost);
+  ExchangeTable before = table;
+  bool changed = false;
+  auto status = change(table, changed);
+  if (!status || !changed) return done(std::move(status));
   CommitPlan plan;
   plan_exchanges_record(plan, vhost);
-  auto status = submit(std::move(plan), [done](Status committed) { done(std::move(committed)); });
-  if (!status) done(std::move(status));
+  plan.on_failed.push_back([this, vhost, before = std::move(before)] { exchanges_[vhost] = before; });
+  auto submitted = submit(std::move(plan), [done](Status committed) { done(std::move(committed)); });
+  if (!submitted) done(std::move(submitted));
 }
 
 void BrokerCore::declare_exchange(std::string vhost, std::string name, ExchangeSettings settings, bool passive,
                                   Callback<void> done) {
   on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), settings, passive, done]() mutable {
-    ExchangeTable& table = exchanges_of(vhost);
     if (passive) {
-      if (table.exists(name)) return done(ok_status());
+      if (exchanges_of(vhost).exists(name)) return done(ok_status());
       return done(Error(ErrorCode::kNotFound, fmt::format("exchange \"{}\" does not exist in vhost \"{}\"", name, vhost),
                         "declare it without passive first"));
     }
-    bool changed = false;
-    auto status = table.declare(vhost, name, settings, changed);
-    if (!status || !changed) return done(std::move(status));
-    log::event(log::Level::kInfo, "broker.exchange_declared",
-               {log::kv("vhost", vhost), log::kv("exchange", name), log::kv("type", exchange_type_name(settings.type))});
-    commit_exchange_change(vhost, std::move(done));
+    change_exchanges(
+        vhost,
+        [&](ExchangeTable& table, bool& changed) {
+          auto status = table.declare(vhost, name, settings, changed);
+          if (status && changed) {
+            log::event(log::Level::kInfo, "broker.exchange_declared",
+                       {log::kv("vhost", vhost), log::kv("exchange", name),
+                        log::kv("type", exchange_type_name(settings.type))});
+          }
+          return status;
+        },
+        std::move(done));
   });
 }
 
 void BrokerCore::delete_exchange(std::string vhost, std::string name, bool if_unused, Callback<void> done) {
   on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), if_unused, done]() mutable {
-    auto status = exchanges_of(vhost).remove(vhost, name, if_unused);
-    if (!status) return done(std::move(status));
-    log::event(log::Level::kInfo, "broker.exchange_deleted", {log::kv("vhost", vhost), log::kv("exchange", name)});
-    commit_exchange_change(vhost, std::move(done));
+    change_exchanges(
+        vhost,
+        [&](ExchangeTable& table, bool& changed) {
+          auto status = table.remove(vhost, name, if_unused);
+          changed = static_cast<bool>(status);
+          if (changed) {
+            log::event(log::Level::kInfo, "broker.exchange_deleted", {log::kv("vhost", vhost), log::kv("exchange", name)});
+          }
+          return status;
+        },
+        std::move(done));
   });
 }
 
 void BrokerCore::bind(std::string vhost, Binding binding, Callback<void> done) {
   on_loop(done, [this, vhost = std::move(vhost), binding = std::move(binding), done]() mutable {
-    if (find_queue(vhost, binding.queue) == nullptr) {
-      auto missing = require_queue(vhost, binding.queue);
-      return done(std::move(missing).error());
-    }
-    bool changed = false;
-    auto status = exchanges_of(vhost).bind(vhost, binding, changed);
-    if (!status || !changed) return done(std::move(status));
-    commit_exchange_change(vhost, std::move(done));
+    auto queue = require_queue(vhost, binding.queue);
+    if (!queue) return done(std::move(queue).error());
+    change_exchanges(
+        vhost, [&](ExchangeTable& table, bool& changed) { return table.bind(vhost, binding, changed); },
+        std::move(done));
   });
 }
 
 void BrokerCore::unbind(std::string vhost, Binding binding, Callback<void> done) {
   on_loop(done, [this, vhost = std::move(vhost), binding = std::move(binding), done]() mutable {
-    bool changed = false;
-    auto status = exchanges_of(vhost).unbind(vhost, binding, changed);
-    if (!status || !changed) return done(std::move(status));
-    commit_exchange_change(vhost, std::move(done));
+    change_exchanges(
+        vhost, [&](ExchangeTable& table, bool& changed) { return table.unbind(vhost, binding, changed); },
+        std::move(done));
   });
 }
 

@@ -65,13 +65,29 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
 
   bool closed() const { return closed_; }
 
+  void input_wanted() override {
+    if (!read_paused_ || closed_ || close_requested_) return;
+    read_paused_ = false;
+    read();
+  }
+
  private:
   void read() {
     auto self = shared_from_this();
     socket_.async_read_some(asio::buffer(read_buffer_), [self](boost::system::error_code ec, size_t bytes) {
       if (ec || self->closed_) return self->shutdown();
-      self->connection_->on_bytes(std::string_view(self->read_buffer_.data(), bytes));
-      if (!self->closed_ && !self->close_requested_) self->read();
+      try {
+        self->connection_->on_bytes(std::string_view(self->read_buffer_.data(), bytes));
+      } catch (const std::bad_alloc&) {
+        // Out of memory for this client's input: drop the client, keep the broker (R2).
+        log::event(log::Level::kError, "amqp.out_of_memory",
+                   {log::kv("peer", self->connection_->peer()),
+                    log::kv("fix", "give ballastd more memory, or lower amqp.frame_max / limits.max_message_bytes")});
+        return self->shutdown();
+      }
+      if (self->closed_ || self->close_requested_) return;
+      if (self->connection_->wants_input()) return self->read();
+      self->read_paused_ = true;  // input_wanted() resumes
     });
   }
 
@@ -96,6 +112,7 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
   std::string sending_;
   bool writing_ = false;
   bool close_requested_ = false;
+  bool read_paused_ = false;
   bool closed_ = false;
 };
 

@@ -98,7 +98,7 @@ Connection::Connection(broker::Broker& broker, Registry& registry, ConnectionIo&
       options_(std::move(options)),
       peer_(std::move(peer)),
       id_(registry.next_connection_id()) {
-  last_received_ms_ = last_sent_ms_ = steady_now_ms();
+  last_received_ms_ = last_sent_ms_ = connected_at_ms_ = steady_now_ms();
 }
 
 Connection::~Connection() = default;
@@ -347,6 +347,21 @@ Connection::Channel* Connection::find_channel(uint16_t id) {
   return found == channels_.end() ? nullptr : &found->second;
 }
 
+broker::Callback<void> log_failed_delete(std::string queue, std::string_view why) {
+  return [queue = std::move(queue), why = std::string(why)](Result<void> deleted) {
+    if (deleted) return;
+    log::event(log::Level::kWarn, "amqp.queue_delete_failed",
+               {log::kv("queue", queue), log::kv("why_deleted", why), log::kv("code", deleted.error().code_name()),
+                log::kv("message", deleted.error().message()), log::kv("fix", "delete the queue by hand once storage works")});
+  };
+}
+
+Connection::Channel* Connection::find_channel(ChannelRef ref) {
+  Channel* channel = find_channel(ref.id);
+  if (channel == nullptr || channel->incarnation != ref.incarnation || channel->closing) return nullptr;
+  return channel;
+}
+
 bool Connection::handle_channel_frame(const Frame& frame) {
   Channel* channel = find_channel(frame.channel);
   if (frame.type != static_cast<uint8_t>(FrameType::kMethod)) {
@@ -386,7 +401,9 @@ bool Connection::handle_channel_frame(const Frame& frame) {
                        id);
       return false;
     }
-    channels_[frame.channel].id = frame.channel;
+    Channel& opened = channels_[frame.channel];
+    opened.id = frame.channel;
+    opened.incarnation = ++last_incarnation_;
     send(frame.channel, ChannelOpenOk{});
     return true;
   }
@@ -410,6 +427,7 @@ bool Connection::handle_channel_frame(const Frame& frame) {
 void Connection::resume() {
   paused_ = false;
   process_input();
+  if (wants_input()) io_.input_wanted();
 }
 
 void Connection::channel_error(uint16_t channel_id, const Error& error, MethodId id) {
@@ -451,6 +469,13 @@ void Connection::fatal_frame_error(std::string text) {
 
 void Connection::on_timer(int64_t now_ms) {
   if (state_ == State::kClosed) return;
+  if (state_ < State::kOpen && now_ms - connected_at_ms_ > kHandshakeTimeoutMs) {
+    log::event(log::Level::kInfo, "amqp.handshake_timeout",
+               {log::kv("peer", peer_), log::kv("timeout_ms", kHandshakeTimeoutMs)});
+    state_ = State::kClosed;
+    io_.close_after_output();
+    return;
+  }
   if (state_ == State::kClosing && now_ms >= closing_deadline_ms_) {
     log::event(log::Level::kInfo, "amqp.close_ok_timeout", {log::kv("peer", peer_)});
     state_ = State::kClosed;
@@ -482,6 +507,7 @@ void Connection::on_output_drained() {
   last_sent_ms_ = steady_now_ms();
   if (state_ == State::kOpen) pump_all();
   flush_output();
+  if (wants_input()) io_.input_wanted();
 }
 
 void Connection::flush_output() {
@@ -499,7 +525,7 @@ void Connection::on_transport_closed() {
   channels_.clear();
   for (const std::string& queue : exclusive_queues_) {
     registry_.forget_queue({vhost_, queue});
-    broker_.delete_queue(vhost_, queue, [](Result<void>) {});
+    broker_.delete_queue(vhost_, queue, log_failed_delete(queue, "exclusive queue of a closed connection"));
   }
   exclusive_queues_.clear();
 }
@@ -561,11 +587,12 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
         } else if constexpr (std::is_same_v<M, BasicGet>) {
           basic_get(channel, m);
         } else if constexpr (std::is_same_v<M, BasicAck>) {
-          return basic_ack(channel, m.delivery_tag, m.multiple);
+          basic_settle(channel, {m.delivery_tag, m.multiple, Outcome::kAck}, id);
         } else if constexpr (std::is_same_v<M, BasicReject>) {
-          return basic_nack(channel, m.delivery_tag, false, m.requeue);
+          basic_settle(channel, {m.delivery_tag, false, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard}, id);
         } else if constexpr (std::is_same_v<M, BasicNack>) {
-          return basic_nack(channel, m.delivery_tag, m.multiple, m.requeue);
+          basic_settle(channel, {m.delivery_tag, m.multiple, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard},
+                       id);
         } else if constexpr (std::is_same_v<M, BasicRecover>) {
           basic_recover(channel, m.requeue);
           send(channel.id, BasicRecoverOk{});
@@ -601,7 +628,7 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
             tx_commit(channel);
           } else {
             channel.tx_publishes.clear();
-            channel.tx_acks.clear();
+            channel.tx_settlements.clear();
             send(channel.id, TxRollbackOk{});
           }
         } else {

@@ -52,6 +52,8 @@ class ConnectionIo {
   virtual void output_ready() = 0;
   // Close the socket once the outbox has been written.
   virtual void close_after_output() = 0;
+  // The connection can take input again (after wants_input() was false).
+  virtual void input_wanted() = 0;
 };
 
 // A reply text cut to a shortstr's 255 bytes (at a UTF-8 character boundary).
@@ -59,9 +61,15 @@ std::string clip_reply(std::string text);
 // An R1 reply text for `error` that fits a shortstr: "<prefix>CODE: message Fix: fix".
 std::string r1_reply_text(std::string_view prefix, const Error& error);
 int64_t steady_now_ms();
+// A delete_queue callback that logs a failure (amqp.queue_delete_failed) naming the queue.
+broker::Callback<void> log_failed_delete(std::string queue, std::string_view why);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  static constexpr size_t kMaxInboxBytes = 8u << 20;
+  static constexpr size_t kMaxOutboxBytes = 32u << 20;
+  static constexpr size_t kMaxTxPublishes = 100000;
+  static constexpr int64_t kHandshakeTimeoutMs = 10000;
   Connection(broker::Broker& broker, Registry& registry, ConnectionIo& io, AmqpOptions options,
              std::string peer);
   ~Connection();
@@ -77,6 +85,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_transport_closed();
 
   std::string& outbox() { return outbox_; }
+  // False while the connection holds as much unread input or unsent output as it may: the
+  // transport stops reading until input_wanted(). Bounds what one client can make it buffer.
+  bool wants_input() const { return inbox_.size() < kMaxInboxBytes && outbox_.size() < kMaxOutboxBytes; }
   uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
 
@@ -112,14 +123,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string properties;  // raw flags + list
     std::string body;
   };
+  // A channel number is reused after channel.close; answers that arrive later name the
+  // channel's incarnation too, so they never reach a newer channel with the same number.
+  struct ChannelRef {
+    uint16_t id = 0;
+    uint64_t incarnation = 0;
+  };
   struct OutgoingPublish {
-    uint16_t channel = 0;
+    ChannelRef channel;
     uint64_t confirm_seq = 0;  // 0 = not in confirm mode
     BasicPublish method;
     broker::PublishRequest request;
   };
+  enum class Outcome : uint8_t { kAck, kNackRequeue, kNackDiscard };
+  struct Settlement {
+    uint64_t delivery_tag = 0;
+    bool multiple = false;
+    Outcome outcome = Outcome::kAck;
+  };
   struct Channel {
     uint16_t id = 0;
+    uint64_t incarnation = 0;
     bool closing = false;  // we sent channel.close and await close-ok
     std::optional<PendingContent> content;
     bool confirm_mode = false;
@@ -127,7 +151,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, int64_t> unconfirmed;  // publish seq -> when it is nacked unless durable
     bool tx_mode = false;
     std::vector<OutgoingPublish> tx_publishes;
-    std::vector<std::pair<uint64_t, bool>> tx_acks;  // (delivery tag, multiple)
+    std::vector<Settlement> tx_settlements;  // acks, nacks and rejects, applied at tx.commit
     uint16_t prefetch_per_consumer = 0;  // 0 = unlimited
     uint16_t prefetch_per_channel = 0;
     uint64_t next_delivery_tag = 1;
@@ -162,20 +186,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void basic_consume(Channel& channel, const BasicConsume& method);
   void basic_cancel(Channel& channel, const std::string& tag, bool nowait);
   void basic_get(Channel& channel, const BasicGet& method);
-  void finish_get(uint16_t channel_id, const BasicGet& method, broker::DeliveredMessage& message, uint64_t remaining);
-  bool basic_ack(Channel& channel, uint64_t tag, bool multiple);
-  bool basic_nack(Channel& channel, uint64_t tag, bool multiple, bool requeue);
+  void receive_one(ChannelRef channel, const BasicGet& method, uint64_t ready_before);
+  void finish_get(ChannelRef channel, const BasicGet& method, broker::DeliveredMessage& message, uint64_t remaining);
+  // basic.ack / nack / reject: applied now, or at tx.commit on a transactional channel.
+  void basic_settle(Channel& channel, Settlement settlement, MethodId id);
+  // Applies one settlement; false (and a channel error naming the tag) for an unknown tag.
+  bool apply_settlement(Channel& channel, const Settlement& settlement, MethodId id);
+  // The first settlement whose tag is unknown, checked before any is applied (tx atomicity).
+  std::optional<uint64_t> unknown_tag(const Channel& channel, const std::vector<Settlement>& settlements) const;
   void basic_recover(Channel& channel, bool requeue);
   void tx_commit(Channel& channel);
+  void finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublish>& batch,
+                        Result<std::vector<broker::RouteResult>> result);
 
   // Consumers.
   uint32_t consumer_credit(const Channel& channel, const Consumer& consumer) const;
   void pump(Channel& channel, Consumer& consumer);
   void pump_all();
-  void on_delivered(uint16_t channel_id, const std::string& tag, const std::string& queue, Result<std::vector<broker::DeliveredMessage>> result);
+  void on_delivered(ChannelRef channel, const std::string& tag, const std::string& queue, Result<std::vector<broker::DeliveredMessage>> result);
   void deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message);
   std::vector<Unacked> take_unacked(Channel& channel, uint64_t tag, bool multiple, bool& known);
-  void settle(const std::vector<Unacked>& settled, bool ack, bool requeue);
+  void settle(const std::vector<Unacked>& settled, Outcome outcome);
   void release_channel(Channel& channel);
 
   // Publishing (batched per input pass).
@@ -206,6 +237,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     write_method(outbox_, channel, method);
   }
   Channel* find_channel(uint16_t id);
+  // The channel if it is still the incarnation `ref` names and not closing.
+  Channel* find_channel(ChannelRef ref);
+  static ChannelRef ref(const Channel& channel) { return {channel.id, channel.incarnation}; }
   void flush_output();
 
   // Runs `then` with the broker's answer on this connection's thread, if it still exists.
@@ -221,6 +255,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
       });
     };
   }
+
+  // Like on_answer, for deliveries: if the connection is gone by the time they arrive, they are
+  // returned to `queue` (their leases never expire on their own).
+  template <typename F>
+  broker::Callback<std::vector<broker::DeliveredMessage>> on_deliveries(std::string queue, F then) {
+    std::weak_ptr<Connection> weak = weak_from_this();
+    return [weak, post = post_, broker = &broker_, vhost = vhost_, queue = std::move(queue),
+            then = std::move(then)](Result<std::vector<broker::DeliveredMessage>> result) mutable {
+      post([weak, broker, vhost, queue, then = std::move(then), result = std::move(result)]() mutable {
+        if (auto self = weak.lock()) {
+          then(*self, std::move(result));
+          self->flush_output();
+        } else if (result) {
+          return_deliveries(*broker, vhost, queue, *result);
+        }
+      });
+    };
+  }
+  // Nacks with requeue: the messages go back to `queue`, flagged redelivered.
+  static void return_deliveries(broker::Broker& broker, const std::string& vhost, const std::string& queue,
+                                std::vector<broker::DeliveredMessage>& messages);
 
   broker::Broker& broker_;
   Registry& registry_;
@@ -241,12 +296,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint16_t heartbeat_seconds_ = 0;
   int64_t last_received_ms_ = 0;
   int64_t closing_deadline_ms_ = 0;
+  int64_t connected_at_ms_ = 0;
   int64_t last_sent_ms_ = 0;
   size_t outbox_at_last_tick_ = 0;
   bool client_wants_cancel_notify_ = false;
   bool client_wants_blocked_notify_ = false;
   bool blocked_ = false;
   std::map<uint16_t, Channel> channels_;
+  uint64_t last_incarnation_ = 0;
   std::vector<OutgoingPublish> pending_publishes_;
   std::map<std::string, std::vector<std::string>> pending_acks_;  // queue -> receipts
   std::set<std::string> exclusive_queues_;

@@ -40,7 +40,6 @@ bool Connection::handle_content_header(Channel& channel, std::string_view payloa
                   {BasicPublish::kClassId, BasicPublish::kMethodId});
     return true;
   }
-  content.body.reserve(content.body_size);
   if (content.body_size == 0) complete_publish(channel);
   return true;
 }
@@ -74,8 +73,17 @@ void Connection::complete_publish(Channel& channel) {
     return;
   }
   if (seq != 0) channel.unconfirmed.emplace(seq, steady_now_ms() + options_.publish_timeout_ms);
-  OutgoingPublish publish{channel.id, seq, std::move(content.method), std::move(*request)};
+  OutgoingPublish publish{ref(channel), seq, std::move(content.method), std::move(*request)};
   if (channel.tx_mode) {
+    if (channel.tx_publishes.size() >= kMaxTxPublishes) {
+      channel_error(channel.id,
+                    Error(ErrorCode::kRequestTooLarge,
+                          fmt::format("the transaction on channel {} holds {} publishes, the most one may", channel.id,
+                                      kMaxTxPublishes),
+                          "commit more often (tx.commit), or use publisher confirms for large batches"),
+                    id);
+      return;
+    }
     channel.tx_publishes.push_back(std::move(publish));
     return;
   }
@@ -118,7 +126,7 @@ void Connection::on_published(std::vector<OutgoingPublish>& batch,
   std::map<uint16_t, std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> confirms;  // acks, nacks
   for (size_t i = 0; i < batch.size(); ++i) {
     OutgoingPublish& publish = batch[i];
-    Channel* channel = find_channel(publish.channel);
+    Channel* channel = find_channel(publish.channel);  // null: closed since (confirms die with it)
     const bool stored_or_dropped = result && !(*result)[i].refused;
     if (!result) {
       log::limited_event(log::Level::kWarn, "amqp.publish_failed",
@@ -126,7 +134,7 @@ void Connection::on_published(std::vector<OutgoingPublish>& batch,
                           log::kv("message", result.error().message())});
     } else if (const auto& refused = (*result)[i].refused) {
       if (refused->code() == ErrorCode::kNotFound && channel != nullptr) {
-        channel_error(publish.channel, *refused, {BasicPublish::kClassId, BasicPublish::kMethodId});
+        channel_error(publish.channel.id, *refused, {BasicPublish::kClassId, BasicPublish::kMethodId});
         continue;
       }
       log::limited_event(log::Level::kInfo, "amqp.publish_refused",
@@ -134,12 +142,12 @@ void Connection::on_published(std::vector<OutgoingPublish>& batch,
                           log::kv("routing_key", publish.method.routing_key), log::kv("code", refused->code_name()),
                           log::kv("message", refused->message())});
     } else if ((*result)[i].queues == 0 && publish.method.mandatory && channel != nullptr) {
-      send(publish.channel, BasicReturn{312, "NO_ROUTE", publish.method.exchange, publish.method.routing_key});
-      write_content(outbox_, publish.channel, publish.request.properties.amqp_properties, publish.request.body,
+      send(publish.channel.id, BasicReturn{312, "NO_ROUTE", publish.method.exchange, publish.method.routing_key});
+      write_content(outbox_, publish.channel.id, publish.request.properties.amqp_properties, publish.request.body,
                     frame_max_);
     }
-    if (publish.confirm_seq == 0 || channel == nullptr || channel->closing) continue;
-    auto& [acks, nacks] = confirms[publish.channel];
+    if (publish.confirm_seq == 0 || channel == nullptr) continue;
+    auto& [acks, nacks] = confirms[publish.channel.id];
     (stored_or_dropped ? acks : nacks).push_back(publish.confirm_seq);
   }
   for (auto& [channel_id, lists] : confirms) {
@@ -231,11 +239,10 @@ void Connection::pump(Channel& channel, Consumer& consumer) {
   request.hold_until_settled = true;
   request.waiter_id = consumer.waiter_id;
   broker_.receive(vhost_, consumer.queue, request,
-                  on_answer<std::vector<broker::DeliveredMessage>>(
-                      [channel_id = channel.id, tag = consumer.tag, queue = consumer.queue](Connection& self,
-                                                                                             auto result) {
-                        self.on_delivered(channel_id, tag, queue, std::move(result));
-                      }));
+                  on_deliveries(consumer.queue, [channel = ref(channel), tag = consumer.tag,
+                                                 queue = consumer.queue](Connection& self, auto result) {
+                    self.on_delivered(channel, tag, queue, std::move(result));
+                  }));
 }
 
 void Connection::pump_all() {
@@ -244,33 +251,53 @@ void Connection::pump_all() {
   }
 }
 
-void Connection::on_delivered(uint16_t channel_id, const std::string& tag, const std::string& queue,
+void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, const std::string& queue,
                               Result<std::vector<broker::DeliveredMessage>> result) {
-  Channel* channel = find_channel(channel_id);
+  Channel* channel = find_channel(channel_ref);
   Consumer* consumer = nullptr;
-  if (channel != nullptr && !channel->closing && state_ == State::kOpen) {
+  if (channel != nullptr && state_ == State::kOpen) {
     auto found = channel->consumers.find(tag);
     if (found != channel->consumers.end()) consumer = &found->second;
   }
   if (!result) {
-    if (consumer != nullptr) {
-      consumer->polling = false;
-      log::limited_event(log::Level::kWarn, "amqp.consume_failed",
-                         {log::kv("peer", peer_), log::kv("queue", consumer->queue),
-                          log::kv("code", result.error().code_name()), log::kv("message", result.error().message())});
+    if (consumer == nullptr) return;
+    // The consumer cannot go on (its queue was deleted, storage failed): it is cancelled and
+    // the client told so, never left waiting in silence.
+    log::limited_event(log::Level::kWarn, "amqp.consume_failed",
+                       {log::kv("peer", peer_), log::kv("queue", consumer->queue),
+                        log::kv("code", result.error().code_name()), log::kv("message", result.error().message())});
+    consumer->polling = false;
+    const std::string consumer_tag = consumer->tag;
+    remove_consumer(*channel, *consumer);
+    channel->consumers.erase(consumer_tag);
+    if (client_wants_cancel_notify_) {
+      send(channel->id, BasicCancel{consumer_tag, true});
+    } else {
+      channel_error(channel->id, result.error(), {BasicConsume::kClassId, BasicConsume::kMethodId});
     }
     return;
   }
   if (consumer == nullptr) {
     // The consumer went away while the poll was out: the messages go back to the queue.
-    std::vector<std::string> receipts;
-    for (broker::DeliveredMessage& message : *result) receipts.push_back(std::move(message.receipt));
-    if (!receipts.empty()) broker_.nack(vhost_, queue, std::move(receipts), true, [](auto) {});
+    return_deliveries(broker_, vhost_, queue, *result);
     return;
   }
   consumer->polling = false;
   for (broker::DeliveredMessage& message : *result) deliver(*channel, *consumer, message);
   pump(*channel, *consumer);
+}
+
+void Connection::return_deliveries(broker::Broker& broker, const std::string& vhost, const std::string& queue,
+                                   std::vector<broker::DeliveredMessage>& messages) {
+  std::vector<std::string> receipts;
+  for (broker::DeliveredMessage& message : messages) receipts.push_back(std::move(message.receipt));
+  if (receipts.empty()) return;
+  broker.nack(vhost, queue, std::move(receipts), true, [queue](Result<broker::SettleOutcome> returned) {
+    if (returned) return;
+    log::limited_event(log::Level::kWarn, "amqp.nack_failed",
+                       {log::kv("queue", queue), log::kv("code", returned.error().code_name()),
+                        log::kv("message", returned.error().message())});
+  });
 }
 
 void Connection::deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message) {
@@ -348,7 +375,7 @@ void Connection::remove_consumer(Channel& channel, Consumer& consumer) {
   if (!consumer.auto_delete_queue || registry_.consumer_count(key) > 0) return;
   // RabbitMQ's auto-delete: the queue goes with its last consumer. Unacked deliveries are
   // settled by the deletion; the consumers' channels learn it from basic.cancel.
-  broker_.delete_queue(vhost_, consumer.queue, [](Result<void>) {});
+  broker_.delete_queue(vhost_, consumer.queue, log_failed_delete(consumer.queue, "auto-delete queue without consumers"));
   registry_.forget_queue(key);
 }
 
@@ -367,45 +394,46 @@ void Connection::basic_get(Channel& channel, const BasicGet& method) {
   flush_publishes();
   flush_acks();
   pause();
+  // get-ok carries the count of messages left: asked first, so that no message is ever held
+  // by a callback that may outlive this connection.
+  broker_.queue_info(vhost_, method.queue,
+                     on_answer<broker::QueueInfo>([channel = ref(channel), method, id](Connection& self, auto info) {
+                       if (!info) {
+                         self.channel_error(channel.id, info.error(), id);
+                         return self.resume();
+                       }
+                       self.receive_one(channel, method, info->stats.messages);
+                     }));
+}
+
+void Connection::receive_one(ChannelRef channel, const BasicGet& method, uint64_t ready_before) {
   broker::ReceiveRequest request;
   request.max_messages = 1;
   request.hold_until_settled = true;
-  broker_.receive(
-      vhost_, method.queue, request,
-      on_answer<std::vector<broker::DeliveredMessage>>([channel_id = channel.id, method, id](Connection& self,
-                                                                                            auto result) {
-        Channel* channel = self.find_channel(channel_id);
-        if (channel == nullptr || channel->closing) {
-          if (result && !result->empty()) {
-            self.broker_.nack(self.vhost_, method.queue, {result->front().receipt}, true, [](auto) {});
-          }
-          return self.resume();
-        }
-        if (!result) {
-          self.channel_error(channel_id, result.error(), id);
-          return self.resume();
-        }
-        if (result->empty()) {
-          self.send(channel_id, BasicGetEmpty{});
-          return self.resume();
-        }
-        // get-ok carries the count of messages left: one more question to the broker.
-        self.broker_.queue_info(
-            self.vhost_, method.queue,
-            self.on_answer<broker::QueueInfo>([channel_id, method, message = std::move(result->front())](
-                                                  Connection& self, auto info) mutable {
-              self.finish_get(channel_id, method, message, info ? info->stats.messages : 0);
-            }));
-      }));
+  broker_.receive(vhost_, method.queue, request,
+                  on_deliveries(method.queue, [channel, method, ready_before](Connection& self, auto result) {
+                    if (!result) {
+                      self.channel_error(channel.id, result.error(), {BasicGet::kClassId, BasicGet::kMethodId});
+                      return self.resume();
+                    }
+                    if (result->empty()) {
+                      if (self.find_channel(channel) != nullptr) self.send(channel.id, BasicGetEmpty{});
+                      return self.resume();
+                    }
+                    self.finish_get(channel, method, result->front(), ready_before > 0 ? ready_before - 1 : 0);
+                  }));
 }
 
-void Connection::finish_get(uint16_t channel_id, const BasicGet& method, broker::DeliveredMessage& message,
+void Connection::finish_get(ChannelRef channel_ref, const BasicGet& method, broker::DeliveredMessage& message,
                             uint64_t remaining) {
-  Channel* channel = find_channel(channel_id);
-  if (channel == nullptr || channel->closing) {
-    broker_.nack(vhost_, method.queue, {message.receipt}, true, [](auto) {});
+  Channel* channel = find_channel(channel_ref);
+  if (channel == nullptr) {
+    std::vector<broker::DeliveredMessage> unwanted;
+    unwanted.push_back(std::move(message));
+    return_deliveries(broker_, vhost_, method.queue, unwanted);
     return resume();
   }
+  const uint16_t channel_id = channel_ref.id;
   const uint64_t tag = channel->next_delivery_tag++;
   const bool from_http = message.properties.amqp_properties.empty();
   send(channel_id, BasicGetOk{tag, message.redelivered, message.properties.amqp_exchange,
@@ -449,39 +477,56 @@ std::vector<Connection::Unacked> Connection::take_unacked(Channel& channel, uint
   return taken;
 }
 
-bool Connection::basic_ack(Channel& channel, uint64_t tag, bool multiple) {
+namespace {
+
+Error unknown_delivery_tag(uint16_t channel, uint64_t tag) {
+  return Error(ErrorCode::kReceiptInvalid,
+               fmt::format("delivery tag {} is not an unacknowledged delivery on channel {}", tag, channel),
+               "ack each delivery once, with the tag it was delivered with, on the channel that received it");
+}
+
+}  // namespace
+
+void Connection::basic_settle(Channel& channel, Settlement settlement, MethodId id) {
   if (channel.tx_mode) {
-    channel.tx_acks.emplace_back(tag, multiple);
-    return true;
+    channel.tx_settlements.push_back(settlement);
+    return;
   }
-  bool known = false;
-  auto settled = take_unacked(channel, tag, multiple, known);
-  if (!known) {
-    channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - unknown delivery tag {}", tag),
-                  {BasicAck::kClassId, BasicAck::kMethodId});
-    return true;
-  }
-  settle(settled, true, false);
+  if (!apply_settlement(channel, settlement, id)) return;
   pump_all();
+}
+
+bool Connection::apply_settlement(Channel& channel, const Settlement& settlement, MethodId id) {
+  bool known = false;
+  auto settled = take_unacked(channel, settlement.delivery_tag, settlement.multiple, known);
+  if (!known) {
+    channel_error(channel.id, unknown_delivery_tag(channel.id, settlement.delivery_tag), id);
+    return false;
+  }
+  if (settlement.outcome != Outcome::kAck) flush_acks();  // the broker sees them in order
+  settle(settled, settlement.outcome);
   return true;
 }
 
-bool Connection::basic_nack(Channel& channel, uint64_t tag, bool multiple, bool requeue) {
-  bool known = false;
-  auto settled = take_unacked(channel, tag, multiple, known);
-  if (!known) {
-    channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - unknown delivery tag {}", tag),
-                  {BasicNack::kClassId, BasicNack::kMethodId});
-    return true;
+std::optional<uint64_t> Connection::unknown_tag(const Channel& channel,
+                                                const std::vector<Settlement>& settlements) const {
+  std::set<uint64_t> open;
+  for (const auto& [tag, unacked] : channel.unacked) open.insert(tag);
+  for (const Settlement& settlement : settlements) {
+    if (settlement.multiple) {
+      if (settlement.delivery_tag >= channel.next_delivery_tag) return settlement.delivery_tag;
+      auto end = settlement.delivery_tag == 0 ? open.end() : open.upper_bound(settlement.delivery_tag);
+      open.erase(open.begin(), end);
+    } else if (open.erase(settlement.delivery_tag) == 0) {
+      return settlement.delivery_tag;
+    }
   }
-  flush_acks();
-  settle(settled, false, requeue);
-  pump_all();
-  return true;
+  return std::nullopt;
 }
 
-void Connection::settle(const std::vector<Unacked>& settled, bool ack, bool requeue) {
-  if (ack) {
+void Connection::settle(const std::vector<Unacked>& settled, Outcome outcome) {
+  const bool requeue = outcome == Outcome::kNackRequeue;
+  if (outcome == Outcome::kAck) {
     for (const Unacked& unacked : settled) pending_acks_[unacked.queue].push_back(unacked.receipt);
     return;
   }
@@ -521,34 +566,31 @@ void Connection::basic_recover(Channel& channel, bool requeue) {
   (void)requeue;  // RabbitMQ requeues in both cases; so does Ballast (docs/amqp.md)
   bool known = false;
   auto all = take_unacked(channel, 0, true, known);
-  settle(all, false, true);
+  settle(all, Outcome::kNackRequeue);
 }
 
 void Connection::release_channel(Channel& channel) {
   bool known = false;
   auto unacked = take_unacked(channel, 0, true, known);
   flush_acks();
-  settle(unacked, false, true);
+  settle(unacked, Outcome::kNackRequeue);
   for (auto& [tag, consumer] : channel.consumers) remove_consumer(channel, consumer);
   channel.consumers.clear();
   channel.content.reset();
   channel.tx_publishes.clear();
-  channel.tx_acks.clear();
+  channel.tx_settlements.clear();
 }
 
 void Connection::tx_commit(Channel& channel) {
+  const MethodId id{TxCommit::kClassId, TxCommit::kMethodId};
   flush_publishes();
-  for (const auto& [tag, multiple] : channel.tx_acks) {
-    bool known = false;
-    auto settled = take_unacked(channel, tag, multiple, known);
-    if (!known) {
-      channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - unknown delivery tag {}", tag),
-                    {TxCommit::kClassId, TxCommit::kMethodId});
-      return;
-    }
-    settle(settled, true, false);
+  // Every tag is checked before any settlement is applied: a commit is all or nothing.
+  if (auto tag = unknown_tag(channel, channel.tx_settlements)) {
+    channel_error(channel.id, unknown_delivery_tag(channel.id, *tag), id);
+    return;
   }
-  channel.tx_acks.clear();
+  for (const Settlement& settlement : channel.tx_settlements) apply_settlement(channel, settlement, id);
+  channel.tx_settlements.clear();
   flush_acks();
   if (channel.tx_publishes.empty()) {
     send(channel.id, TxCommitOk{});
@@ -561,21 +603,40 @@ void Connection::tx_commit(Channel& channel) {
   pause();
   broker_.publish_routed(vhost_, std::move(messages),
                          on_answer<std::vector<broker::RouteResult>>(
-                             [channel_id = channel.id,
+                             [channel = ref(channel),
                               batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
                                  Connection& self, auto result) {
-                               std::optional<Error> failure;
-                               if (!result) failure = result.error();
-                               self.on_published(*batch, std::move(result));
-                               if (self.find_channel(channel_id) != nullptr) {
-                                 if (failure) {
-                                   self.channel_error(channel_id, *failure, {TxCommit::kClassId, TxCommit::kMethodId});
-                                 } else {
-                                   self.send(channel_id, TxCommitOk{});
-                                 }
-                               }
-                               self.resume();
+                               self.finish_tx_commit(channel, *batch, std::move(result));
                              }));
+}
+
+void Connection::finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublish>& batch,
+                                  Result<std::vector<broker::RouteResult>> result) {
+  const MethodId id{TxCommit::kClassId, TxCommit::kMethodId};
+  std::optional<Error> failure;
+  size_t stored = 0;
+  if (!result) {
+    failure = result.error();
+  } else {
+    for (const broker::RouteResult& routed : *result) {
+      if (routed.refused && !failure) failure = routed.refused;
+      if (!routed.refused) ++stored;
+    }
+  }
+  on_published(batch, std::move(result));
+  if (find_channel(channel) != nullptr) {  // on_published may have closed it (unknown exchange)
+    if (failure) {
+      // Never a silent drop: the client learns which message was refused and how many went in.
+      channel_error(channel.id,
+                    Error(failure->code(),
+                          fmt::format("tx.commit stored {} of {} messages: {}", stored, batch.size(), failure->message()),
+                          failure->fix()),
+                    id);
+    } else {
+      send(channel.id, TxCommitOk{});
+    }
+  }
+  resume();
 }
 
 }  // namespace ballast::amqp

@@ -35,6 +35,13 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
   std::string name = method.queue.empty() && !method.passive ? server_named_queue() : method.queue;
   if (refuse_if_exclusive_elsewhere(channel, name, id)) return;
   auto reply = [channel_id = channel.id, method, id, name](Connection& self, Result<broker::QueueInfo> info) {
+    if (self.state_ == State::kClosed) {
+      // The connection went while the declare was out: an exclusive queue dies with it.
+      if (info && method.exclusive && !method.passive) {
+        self.broker_.delete_queue(self.vhost_, name, log_failed_delete(name, "exclusive queue of a closed connection"));
+      }
+      return;
+    }
     if (!info) {
       self.channel_error(channel_id, info.error(), id);
       return self.resume();
