@@ -323,6 +323,12 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
   if (const auto* close = std::get_if<ConnectionClose>(&method)) {
     log::event(log::Level::kInfo, "amqp.connection_closed_by_client",
                {log::kv("peer", peer_), log::kv("code", close->reply_code), log::kv("text", close->reply_text)});
+    // Unacked deliveries go back before close-ok: once the client sees it, another connection
+    // finds them in the queue.
+    flush_publishes();
+    flush_acks();
+    for (auto& [channel_id, channel] : channels_) release_channel(channel);
+    channels_.clear();
     send(0, ConnectionCloseOk{});
     state_ = State::kClosed;
     io_.close_after_output();

@@ -455,7 +455,8 @@ TEST(BasicPropertiesCodec, FailsCleanlyAtEveryCut) {
 
 TEST(BasicPropertiesCodec, RefusesAContinuationFlag) {
   BasicProperties back;
-  WireReader reader(std::string("\x00\x01\x00\x00", 4));
+  const std::string flags_with_continuation("\x00\x01\x00\x00", 4);
+  WireReader reader(flags_with_continuation);
   EXPECT_FALSE(decode(reader, back));
 }
 
