@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "protocol/amqp/amqp_server.h"
+#include "protocol/amqp091/amqp_server.h"
 #include "protocol/http/http_server.h"
 #include "util/result.h"
 

@@ -4,7 +4,7 @@ Run:  /usr/bin/python3 tests/e2e/test_amqp_malformed.py --ballastd build/dev/src
       add `--only NAME[,NAME]` to run a subset of checks, `--fuzz-connections N` to change the fuzz size.
 
 Each check does the handshake by hand (protocol header, start-ok PLAIN guest/guest, tune-ok,
-open "/"), sends one kind of bad input and checks the reply code that src/protocol/amqp/
+open "/"), sends one kind of bad input and checks the reply code that src/protocol/amqp091/
 connection.cc documents for it. After every check a fresh pika connection must still declare a
 queue and publish/get a message, and the ballastd process must still be running.
 

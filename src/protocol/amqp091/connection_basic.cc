@@ -2,8 +2,8 @@
 // transactions. Publishes and acks read in one input pass go to the broker as one call per
 // pass (publish_routed; ack/nack per queue), which keeps the per-message cost to the codec.
 #include "fmt/format.h"
-#include "protocol/amqp/connection.h"
-#include "protocol/amqp/message_mapping.h"
+#include "protocol/amqp091/connection.h"
+#include "protocol/amqp091/message_mapping.h"
 #include "util/log.h"
 
 namespace ballast::amqp {

@@ -3,7 +3,7 @@
 // Thread-safe: pure function.
 
 #include "broker/queue_settings.h"
-#include "protocol/amqp/wire.h"
+#include "protocol/amqp091/wire.h"
 #include "util/result.h"
 
 namespace ballast::amqp {

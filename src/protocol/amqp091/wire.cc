@@ -1,4 +1,4 @@
-#include "protocol/amqp/wire.h"
+#include "protocol/amqp091/wire.h"
 
 #include <bit>
 #include <cstring>

@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "protocol/amqp/frame.h"
-#include "protocol/amqp/methods.h"
-#include "protocol/amqp/registry.h"
+#include "protocol/amqp091/frame.h"
+#include "protocol/amqp091/methods.h"
+#include "protocol/amqp091/registry.h"
 #include "util/result.h"
 
 namespace ballast::amqp {

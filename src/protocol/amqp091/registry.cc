@@ -1,8 +1,8 @@
-#include "protocol/amqp/registry.h"
+#include "protocol/amqp091/registry.h"
 
 #include <algorithm>
 
-#include "protocol/amqp/connection.h"
+#include "protocol/amqp091/connection.h"
 
 namespace ballast::amqp {
 

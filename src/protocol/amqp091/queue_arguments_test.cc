@@ -1,4 +1,4 @@
-#include "protocol/amqp/queue_arguments.h"
+#include "protocol/amqp091/queue_arguments.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "protocol/amqp/wire.h"
+#include "protocol/amqp091/wire.h"
 
 namespace ballast::amqp {
 namespace {

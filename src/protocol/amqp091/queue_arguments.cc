@@ -1,4 +1,4 @@
-#include "protocol/amqp/queue_arguments.h"
+#include "protocol/amqp091/queue_arguments.h"
 
 #include "fmt/format.h"
 

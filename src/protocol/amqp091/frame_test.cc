@@ -1,4 +1,4 @@
-#include "protocol/amqp/frame.h"
+#include "protocol/amqp091/frame.h"
 
 #include <gtest/gtest.h>
 
@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "protocol/amqp/methods.h"
-#include "protocol/amqp/wire.h"
+#include "protocol/amqp091/methods.h"
+#include "protocol/amqp091/wire.h"
 
 namespace ballast::amqp {
 namespace {

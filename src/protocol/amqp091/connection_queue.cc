@@ -3,9 +3,9 @@
 #include <random>
 
 #include "fmt/format.h"
-#include "protocol/amqp/connection.h"
-#include "protocol/amqp/message_mapping.h"
-#include "protocol/amqp/queue_arguments.h"
+#include "protocol/amqp091/connection.h"
+#include "protocol/amqp091/message_mapping.h"
+#include "protocol/amqp091/queue_arguments.h"
 
 namespace ballast::amqp {
 namespace {

@@ -1,6 +1,6 @@
 // AmqpServer on Boost.Asio: acceptors, one Session (socket + Connection) per client, a write
 // queue per session and a one-second tick for heartbeats. Everything runs on one I/O thread.
-#include "protocol/amqp/amqp_server.h"
+#include "protocol/amqp091/amqp_server.h"
 
 #include <atomic>
 #include <list>

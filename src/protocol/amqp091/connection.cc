@@ -1,6 +1,6 @@
 // Connection: framing, the connection handshake, channel dispatch, errors and heartbeats.
 // Queue and exchange methods are in connection_queue.cc; basic.* in connection_basic.cc.
-#include "protocol/amqp/connection.h"
+#include "protocol/amqp091/connection.h"
 
 #include "fmt/format.h"
 #include "util/error_code.h"

@@ -1,4 +1,4 @@
-#include "protocol/amqp/frame.h"
+#include "protocol/amqp091/frame.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "protocol/amqp/message_mapping.h"
+#include "protocol/amqp091/message_mapping.h"
 
 #include <charconv>
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "protocol/amqp/methods.h"
-#include "protocol/amqp/wire.h"
+#include "protocol/amqp091/methods.h"
+#include "protocol/amqp091/wire.h"
 
 namespace ballast::amqp {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "protocol/amqp/connection.h"
+#include "protocol/amqp091/connection.h"
 #include "util/result.h"
 
 namespace ballast::amqp {

@@ -1,4 +1,4 @@
-#include "protocol/amqp/message_mapping.h"
+#include "protocol/amqp091/message_mapping.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "protocol/amqp/wire.h"
+#include "protocol/amqp091/wire.h"
 
 namespace ballast::amqp {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "broker/message.h"
-#include "protocol/amqp/methods.h"
+#include "protocol/amqp091/methods.h"
 #include "util/result.h"
 
 namespace ballast::amqp {
