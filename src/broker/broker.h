@@ -128,6 +128,7 @@ struct BrokerOptions {
   uint64_t reserve_bytes = 64ull << 20;        // storage.reserve_bytes
   uint32_t checkpoint_interval_ms = 30000;     // storage.checkpoint_interval_ms
   uint64_t max_message_bytes = 16ull << 20;    // limits.max_message_bytes
+  uint64_t read_cache_bytes = 64ull << 20;     // storage.read_cache_bytes (HotMessages); 0 = off
   storage::FileSystem* file_system = nullptr;  // null = the real POSIX file system
   // Only the crash-consistency test sets this (to prove it catches broken journals).
   storage::JournalDefect journal_defect = storage::JournalDefect::kNone;

@@ -50,6 +50,7 @@ BrokerCore::BrokerCore(const BrokerOptions& options, std::unique_ptr<storage::Fi
       owned_file_system_(std::move(owned_file_system)),
       file_system_(options.file_system != nullptr ? options.file_system : owned_file_system_.get()),
       clock_(std::move(clock)),
+      hot_messages_(options.read_cache_bytes),
       random_(std::random_device{}()) {
   instance_tag_ = random_() & 0xFFFFFFFFu;
 }

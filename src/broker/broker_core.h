@@ -211,7 +211,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::map<uint64_t, std::unique_ptr<Queue>> queues_;
   std::map<std::pair<std::string, std::string>, uint64_t> queue_ids_;
   std::map<std::string, ExchangeTable> exchanges_;  // by vhost
-  HotMessages hot_messages_{64ull << 20};
+  HotMessages hot_messages_;
   std::set<uint64_t> queues_to_serve_;  // queues whose new messages became visible in this commit
   std::set<uint64_t> deleting_queues_;
   uint64_t next_queue_id_ = 1;

@@ -36,6 +36,7 @@ const std::vector<KeySpec>& key_specs() {
       {"storage.sync_interval_ms", &Config::sync_interval_ms, 1, 60000},
       {"storage.reserve_bytes", &Config::reserve_bytes, 0, 1ull << 40},
       {"storage.checkpoint_interval_ms", &Config::checkpoint_interval_ms, 100, 3600000},
+      {"storage.read_cache_bytes", &Config::read_cache_bytes, 0, 1ull << 40},
       {"limits.max_message_bytes", &Config::max_message_bytes, 1, 1ull << 31},
       {"limits.max_request_bytes", &Config::max_request_bytes, 1024, 1ull << 32},
       {"limits.http_header_timeout_ms", &Config::http_header_timeout_ms, 100, 3600000},
@@ -223,6 +224,7 @@ broker::BrokerOptions to_broker_options(const Config& config) {
   options.reserve_bytes = config.reserve_bytes;
   options.checkpoint_interval_ms = static_cast<uint32_t>(config.checkpoint_interval_ms);
   options.max_message_bytes = config.max_message_bytes;
+  options.read_cache_bytes = config.read_cache_bytes;
   return options;
 }
 

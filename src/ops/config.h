@@ -33,6 +33,7 @@ struct Config {
   uint64_t sync_interval_ms = 200;
   uint64_t reserve_bytes = 64ull << 20;
   uint64_t checkpoint_interval_ms = 30000;
+  uint64_t read_cache_bytes = 64ull << 20;
   // [limits]
   uint64_t max_message_bytes = 16ull << 20;
   uint64_t max_request_bytes = 32ull << 20;
