@@ -396,8 +396,7 @@ bool Connection::handle_channel_frame(const Frame& frame) {
                      id);
     return false;
   }
-  if (const auto* open = std::get_if<ChannelOpen>(&*method)) {
-    (void)open;
+  if (std::holds_alternative<ChannelOpen>(*method)) {
     if (channel != nullptr) {
       connection_error(504, fmt::format("CHANNEL_ERROR - channel {} is already open", frame.channel), id);
       return false;
@@ -600,10 +599,10 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           basic_settle(channel, {m.delivery_tag, m.multiple, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard},
                        id);
         } else if constexpr (std::is_same_v<M, BasicRecover>) {
-          basic_recover(channel, m.requeue);
+          basic_recover(channel);
           send(channel.id, BasicRecoverOk{});
         } else if constexpr (std::is_same_v<M, BasicRecoverAsync>) {
-          basic_recover(channel, m.requeue);
+          basic_recover(channel);
         } else if constexpr (std::is_same_v<M, ConfirmSelect>) {
           if (channel.tx_mode) {
             channel_error(channel.id, 406, "PRECONDITION_FAILED - INVALID_ARGUMENT: the channel is transactional; "

@@ -36,8 +36,8 @@ struct AmqpOptions {
   uint16_t channel_max = 2047;      // amqp.channel_max
   std::string user = "guest";       // the one account until the security issue lands
   std::string password = "guest";
-  uint32_t publish_timeout_ms = 30000;
-  uint64_t max_message_bytes = 16ull << 20;  // limits.max_message_bytes: a larger body is refused at its header  // amqp.publish_timeout_ms: a confirm not durable by then is nacked
+  uint32_t publish_timeout_ms = 30000;       // amqp.publish_timeout_ms: a confirm not durable by then is nacked
+  uint64_t max_message_bytes = 16ull << 20;  // limits.max_message_bytes: a larger body is refused at its header
 };
 
 // What the transport offers the connection.
@@ -194,7 +194,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool apply_settlement(Channel& channel, const Settlement& settlement, MethodId id);
   // The first settlement whose tag is unknown, checked before any is applied (tx atomicity).
   std::optional<uint64_t> unknown_tag(const Channel& channel, const std::vector<Settlement>& settlements) const;
-  void basic_recover(Channel& channel, bool requeue);
+  // basic.recover: every unacked delivery goes back to its queue, whatever `requeue` says
+  // (RabbitMQ does the same; docs/amqp.md).
+  void basic_recover(Channel& channel);
   void tx_commit(Channel& channel);
   void finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublish>& batch,
                         Result<std::vector<broker::RouteResult>> result);

@@ -562,8 +562,7 @@ void Connection::flush_acks() {
   }
 }
 
-void Connection::basic_recover(Channel& channel, bool requeue) {
-  (void)requeue;  // RabbitMQ requeues in both cases; so does Ballast (docs/amqp.md)
+void Connection::basic_recover(Channel& channel) {
   bool known = false;
   auto all = take_unacked(channel, 0, true, known);
   settle(all, Outcome::kNackRequeue);
