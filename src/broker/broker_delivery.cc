@@ -124,9 +124,8 @@ std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const Receive
     }
     ++entry.delivery_count;
     const uint64_t nonce = next_nonce_++;
-    const int64_t lease_deadline = request.hold_until_settled
-                                       ? std::numeric_limits<int64_t>::max()
-                                       : now_monotonic + static_cast<int64_t>(visibility) * 1000;
+    const int64_t lease_deadline =
+        request.hold_until_settled ? kNeverExpires : now_monotonic + static_cast<int64_t>(visibility) * 1000;
     queue.lease(*key, Lease{lease_deadline, nonce});
     message->delivery_count = entry.delivery_count;
     message->receipt = make_receipt(queue.id(), *key, nonce);

@@ -123,7 +123,8 @@ void Queue::lease(uint64_t key, Lease lease) {
   drop_lease(key);
   set_state(*entry, EntryState::kLeased);
   leases_[key] = lease;
-  lease_order_.emplace(lease.deadline_monotonic_ms, key);
+  // A lease held until settled (AMQP) never expires: it needs no place in the expiry order.
+  if (lease.deadline_monotonic_ms != kNeverExpires) lease_order_.emplace(lease.deadline_monotonic_ms, key);
 }
 
 const Lease* Queue::find_lease(uint64_t key) const {
@@ -136,7 +137,7 @@ void Queue::extend_lease(uint64_t key, int64_t deadline_monotonic_ms) {
   if (found == leases_.end()) return;
   lease_order_.erase({found->second.deadline_monotonic_ms, key});
   found->second.deadline_monotonic_ms = deadline_monotonic_ms;
-  lease_order_.emplace(deadline_monotonic_ms, key);
+  if (deadline_monotonic_ms != kNeverExpires) lease_order_.emplace(deadline_monotonic_ms, key);
 }
 
 void Queue::drop_lease(uint64_t key) {

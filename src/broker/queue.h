@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <deque>
 #include <optional>
 #include <set>
@@ -46,6 +47,9 @@ struct MessageEntry {
   uint8_t flags = 0;
 };
 static_assert(sizeof(MessageEntry) <= 64, "the index entry must stay small");
+
+// A lease deadline that never comes (ReceiveRequest::hold_until_settled).
+inline constexpr int64_t kNeverExpires = std::numeric_limits<int64_t>::max();
 
 struct Lease {
   int64_t deadline_monotonic_ms = 0;

@@ -208,7 +208,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_delivered(ChannelRef channel, const std::string& tag, const std::string& queue, Result<std::vector<broker::DeliveredMessage>> result);
   void deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message);
   std::vector<Unacked> take_unacked(Channel& channel, uint64_t tag, bool multiple, bool& known);
-  void settle(const std::vector<Unacked>& settled, Outcome outcome);
+  void settle(std::vector<Unacked> settled, Outcome outcome);
   void release_channel(Channel& channel);
 
   // Publishing (batched per input pass).

@@ -504,7 +504,7 @@ bool Connection::apply_settlement(Channel& channel, const Settlement& settlement
     return false;
   }
   if (settlement.outcome != Outcome::kAck) flush_acks();  // the broker sees them in order
-  settle(settled, settlement.outcome);
+  settle(std::move(settled), settlement.outcome);
   return true;
 }
 
@@ -524,14 +524,22 @@ std::optional<uint64_t> Connection::unknown_tag(const Channel& channel,
   return std::nullopt;
 }
 
-void Connection::settle(const std::vector<Unacked>& settled, Outcome outcome) {
+void Connection::settle(std::vector<Unacked> settled, Outcome outcome) {
   const bool requeue = outcome == Outcome::kNackRequeue;
   if (outcome == Outcome::kAck) {
-    for (const Unacked& unacked : settled) pending_acks_[unacked.queue].push_back(unacked.receipt);
+    std::vector<std::string>* receipts = nullptr;
+    const std::string* receipts_queue = nullptr;
+    for (Unacked& unacked : settled) {
+      if (receipts_queue == nullptr || *receipts_queue != unacked.queue) {  // one lookup per run of a queue
+        receipts = &pending_acks_[unacked.queue];
+        receipts_queue = &unacked.queue;
+      }
+      receipts->push_back(std::move(unacked.receipt));
+    }
     return;
   }
   std::map<std::string, std::vector<std::string>> by_queue;
-  for (const Unacked& unacked : settled) by_queue[unacked.queue].push_back(unacked.receipt);
+  for (Unacked& unacked : settled) by_queue[unacked.queue].push_back(std::move(unacked.receipt));
   for (auto& [queue, receipts] : by_queue) {
     broker_.nack(vhost_, queue, std::move(receipts), requeue,
                  on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
@@ -565,14 +573,14 @@ void Connection::flush_acks() {
 void Connection::basic_recover(Channel& channel) {
   bool known = false;
   auto all = take_unacked(channel, 0, true, known);
-  settle(all, Outcome::kNackRequeue);
+  settle(std::move(all), Outcome::kNackRequeue);
 }
 
 void Connection::release_channel(Channel& channel) {
   bool known = false;
   auto unacked = take_unacked(channel, 0, true, known);
   flush_acks();
-  settle(unacked, Outcome::kNackRequeue);
+  settle(std::move(unacked), Outcome::kNackRequeue);
   for (auto& [tag, consumer] : channel.consumers) remove_consumer(channel, consumer);
   channel.consumers.clear();
   channel.content.reset();
