@@ -113,6 +113,20 @@ def broker_from_args(args):
     return Broker(ballastd=args.ballastd, server=args.server)
 
 
+def pika_connection(host, port):
+    """A pika BlockingConnection as guest, with bounded timeouts."""
+    import pika
+    return pika.BlockingConnection(pika.ConnectionParameters(
+        host=host, port=int(port), credentials=pika.PlainCredentials("guest", "guest"),
+        connection_attempts=1, socket_timeout=10, blocked_connection_timeout=30))
+
+
+def connect_daemon(daemon):
+    """A pika connection to the first AMQP address of a ballast_fixture.Daemon's ready line."""
+    host, _, port = daemon.ready_fields["amqp"].split(",")[0].rpartition(":")
+    return pika_connection(host, port)
+
+
 def require_tool(name):
     """Return the tool's path; a missing tool is a failure (under CI=true and everywhere else)."""
     path = shutil.which(name)

@@ -11,15 +11,9 @@ import time
 import pika
 
 import ballast_fixture as fx
+from amqp_fixture import connect_daemon
 
 EXPIRES_MS = 1500
-
-
-def connect(daemon):
-    host, _, port = daemon.ready_fields["amqp"].split(",")[0].rpartition(":")
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        host=host, port=int(port), credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=10))
 
 
 def exists(connection, queue):
@@ -49,7 +43,7 @@ def main():
     with fx.TempDataDir() as data_dir:
         daemon = fx.Daemon(args.ballastd, data_dir).start()
         try:
-            with connect(daemon) as connection:
+            with connect_daemon(daemon) as connection:
                 channel = connection.channel()
                 channel.queue_declare("idle", arguments={"x-expires": EXPIRES_MS})
                 channel.queue_declare("busy", arguments={"x-expires": EXPIRES_MS})

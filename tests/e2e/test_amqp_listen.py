@@ -8,15 +8,9 @@ Usage: test_amqp_listen.py --ballastd PATH
 import argparse
 import sys
 
-import pika
 
 import ballast_fixture as fx
-
-
-def connect(host, port):
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        host=host, port=port, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=10, blocked_connection_timeout=30))
+from amqp_fixture import pika_connection
 
 
 def main():
@@ -34,13 +28,13 @@ def main():
             v6_host, _, v6_port = addresses[1].rpartition(":")
             assert v4_host == "127.0.0.1", addresses
             assert v6_host == "[::1]", addresses
-            with connect("127.0.0.1", int(v4_port)) as publisher:
+            with pika_connection("127.0.0.1", v4_port) as publisher:
                 channel = publisher.channel()
                 channel.queue_declare("dual-stack", durable=True)
                 channel.confirm_delivery()
                 channel.basic_publish("", "dual-stack", b"over IPv4")
             print("published through 127.0.0.1")
-            with connect("::1", int(v6_port)) as consumer:
+            with pika_connection("::1", v6_port) as consumer:
                 method, _, body = consumer.channel().basic_get("dual-stack", auto_ack=True)
                 assert method is not None and body == b"over IPv4", (method, body)
             print("received through [::1]")

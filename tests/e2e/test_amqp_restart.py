@@ -13,19 +13,13 @@ import sys
 import pika
 
 import ballast_fixture as fx
+from amqp_fixture import connect_daemon
 
 MESSAGES = 500
 
 
-def connect(daemon):
-    host, _, port = daemon.ready_fields["amqp"].split(",")[0].rpartition(":")
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        host=host, port=int(port), credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=10, blocked_connection_timeout=30))
-
-
 def publish_and_leave_some_unacked(daemon):
-    with connect(daemon) as connection:
+    with connect_daemon(daemon) as connection:
         channel = connection.channel()
         channel.exchange_declare("orders", exchange_type="topic", durable=True)
         channel.queue_declare("eu-orders", durable=True, arguments={"x-max-length": 100000})
@@ -42,7 +36,7 @@ def publish_and_leave_some_unacked(daemon):
 
 
 def check_everything_is_back(daemon, expect_redelivered_first):
-    with connect(daemon) as connection:
+    with connect_daemon(daemon) as connection:
         channel = connection.channel()
         declared = channel.queue_declare("eu-orders", durable=True, arguments={"x-max-length": 100000})
         assert declared.method.message_count == MESSAGES, declared.method.message_count
