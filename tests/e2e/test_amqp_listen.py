@@ -8,7 +8,6 @@ Usage: test_amqp_listen.py --ballastd PATH
 import argparse
 import sys
 
-
 import ballast_fixture as fx
 from amqp_fixture import pika_connection
 
