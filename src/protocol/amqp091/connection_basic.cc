@@ -152,7 +152,7 @@ void Connection::on_published(std::vector<OutgoingPublish>& batch,
   }
   for (auto& [channel_id, lists] : confirms) {
     Channel* channel = find_channel(channel_id);
-    if (channel == nullptr) continue;
+    if (channel == nullptr || channel->closing) continue;  // closed by an error in this batch
     confirm(*channel, lists.first, true);
     confirm(*channel, lists.second, false);
   }
@@ -284,6 +284,7 @@ void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, co
   }
   consumer->polling = false;
   for (broker::DeliveredMessage& message : *result) deliver(*channel, *consumer, message);
+  flush_acks();  // a no-ack consumer's deliveries are settled now, not at its next input
   pump(*channel, *consumer);
 }
 
