@@ -264,7 +264,8 @@ Queue& BrokerCore::queue_or_create(const std::string& vhost, const std::string& 
   return create_queue_now(vhost, name, QueueSettings{}, plan);
 }
 
-std::vector<Queue*> BrokerCore::resolve_dead_letter_targets(Queue& source, const MessageProperties& properties,
+std::vector<Queue*> BrokerCore::resolve_dead_letter_targets(Queue& source,
+                                                            const MessageProperties& properties,
                                                             CommitPlan& plan) {
   const QueueSettings& settings = source.settings();
   const DeadLetterTarget target = dead_letter_target(settings);
@@ -472,7 +473,8 @@ void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedReco
   auto key = std::make_shared<uint64_t>(0);
   std::string payload = encode(record);
   plan.add({static_cast<uint16_t>(RecordType::kMessageAppended), false, std::move(payload)},
-           [this, queue_id, entry, key, record = std::move(record)](const storage::AppendedRecord& appended) mutable {
+           [this, queue_id, entry, key,
+            record = std::move(record)](const storage::AppendedRecord& appended) mutable {
              entry.key = appended.seq;
              entry.segment_id = appended.location.segment_id;
              entry.offset = appended.location.offset;

@@ -146,8 +146,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // The messages (indices into `messages`) that `queue` takes, in order; refusals go into
   // `results`; drop-head's dead-lettering goes into `plan`.
   std::vector<size_t> admit(Queue& queue, const std::vector<RoutedMessage>& messages,
-                            const std::vector<size_t>& indices, int64_t now, std::vector<RouteResult>& results,
-                            CommitPlan& plan);
+                            const std::vector<size_t>& indices, int64_t now,
+                            std::vector<RouteResult>& results, CommitPlan& plan);
 
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);

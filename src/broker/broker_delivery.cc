@@ -354,7 +354,8 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
   const DeadLetterTarget target = dead_letter_target(queue.settings());
   if (!target.exchange.empty()) {
     properties->amqp_exchange = target.exchange;
-    if (!queue.settings().dead_letter_queue.empty()) properties->amqp_routing_key = queue.settings().dead_letter_queue;
+    if (!queue.settings().dead_letter_queue.empty())
+      properties->amqp_routing_key = queue.settings().dead_letter_queue;
   }
   const std::vector<Queue*> targets = resolve_dead_letter_targets(queue, *properties, plan);
   MessageAppendedRecord moved = std::move(*record);

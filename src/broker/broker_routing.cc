@@ -11,7 +11,8 @@ MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& r
   MessageAppendedRecord record;
   record.message_id = request.id;
   record.priority = request.priority;
-  if (queue.settings().max_priority) record.priority = std::min(record.priority, *queue.settings().max_priority);
+  if (queue.settings().max_priority)
+    record.priority = std::min(record.priority, *queue.settings().max_priority);
   record.published_at_ms = now;
   std::optional<uint32_t> ttl = request.ttl_seconds;
   const auto& queue_ttl = queue.settings().message_ttl_seconds;
@@ -29,7 +30,9 @@ MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& r
   return record;
 }
 
-ExchangeTable& BrokerCore::exchanges_of(const std::string& vhost) { return exchanges_[vhost]; }
+ExchangeTable& BrokerCore::exchanges_of(const std::string& vhost) {
+  return exchanges_[vhost];
+}
 
 void BrokerCore::plan_exchanges_record(CommitPlan& plan, const std::string& vhost) {
   std::string payload;
@@ -40,7 +43,8 @@ void BrokerCore::plan_exchanges_record(CommitPlan& plan, const std::string& vhos
   plan.add({static_cast<uint16_t>(RecordType::kExchangesChanged), true, std::move(payload)});
 }
 
-void BrokerCore::change_exchanges(const std::string& vhost, const ExchangeChange& change, Callback<void> done) {
+void BrokerCore::change_exchanges(const std::string& vhost, const ExchangeChange& change,
+                                  Callback<void> done) {
   // Refused before anything changes: memory never holds a table the journal does not.
   if (auto refusal = storage_refusal()) return done(std::move(*refusal));
   ExchangeTable& table = exchanges_of(vhost);
@@ -55,12 +59,13 @@ void BrokerCore::change_exchanges(const std::string& vhost, const ExchangeChange
   if (!submitted) done(std::move(submitted));
 }
 
-void BrokerCore::declare_exchange(std::string vhost, std::string name, ExchangeSettings settings, bool passive,
-                                  Callback<void> done) {
+void BrokerCore::declare_exchange(std::string vhost, std::string name, ExchangeSettings settings,
+                                  bool passive, Callback<void> done) {
   on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), settings, passive, done]() mutable {
     if (passive) {
       if (exchanges_of(vhost).exists(name)) return done(ok_status());
-      return done(Error(ErrorCode::kNotFound, fmt::format("exchange \"{}\" does not exist in vhost \"{}\"", name, vhost),
+      return done(Error(ErrorCode::kNotFound,
+                        fmt::format("exchange \"{}\" does not exist in vhost \"{}\"", name, vhost),
                         "declare it without passive first"));
     }
     change_exchanges(
@@ -86,7 +91,8 @@ void BrokerCore::delete_exchange(std::string vhost, std::string name, bool if_un
           auto status = table.remove(vhost, name, if_unused);
           changed = static_cast<bool>(status);
           if (changed) {
-            log::event(log::Level::kInfo, "broker.exchange_deleted", {log::kv("vhost", vhost), log::kv("exchange", name)});
+            log::event(log::Level::kInfo, "broker.exchange_deleted",
+                       {log::kv("vhost", vhost), log::kv("exchange", name)});
           }
           return status;
         },
@@ -150,11 +156,12 @@ void BrokerCore::do_publish_routed(const std::string& vhost, std::vector<RoutedM
   for (size_t i = 0; i < messages.size(); ++i) {
     PublishRequest& request = messages[i].request;
     if (request.body.size() > options_.max_message_bytes) {
-      results[i].refused = Error(ErrorCode::kMessageTooLarge,
-                                 fmt::format("a message to exchange \"{}\" has a {}-byte body, over the limit of {} "
-                                             "bytes set by limits.max_message_bytes",
-                                             messages[i].exchange, request.body.size(), options_.max_message_bytes),
-                                 "split the payload, or raise limits.max_message_bytes");
+      results[i].refused =
+          Error(ErrorCode::kMessageTooLarge,
+                fmt::format("a message to exchange \"{}\" has a {}-byte body, over the limit of {} "
+                            "bytes set by limits.max_message_bytes",
+                            messages[i].exchange, request.body.size(), options_.max_message_bytes),
+                "split the payload, or raise limits.max_message_bytes");
       continue;
     }
     auto targets = route_targets(vhost, messages[i], results[i].refused);

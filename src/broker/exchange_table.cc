@@ -58,7 +58,8 @@ bool match_words(const std::vector<std::string_view>& pattern, const std::vector
 }
 
 Error not_found(std::string_view vhost, std::string_view name) {
-  return Error(ErrorCode::kNotFound, fmt::format("exchange \"{}\" does not exist in vhost \"{}\"", name, vhost),
+  return Error(ErrorCode::kNotFound,
+               fmt::format("exchange \"{}\" does not exist in vhost \"{}\"", name, vhost),
                "declare the exchange first (exchange.declare), or publish to an existing one");
 }
 
@@ -85,16 +86,21 @@ bool get_pairs(ByteReader& reader, std::vector<std::pair<std::string, std::strin
 
 std::string_view exchange_type_name(ExchangeType type) {
   switch (type) {
-    case ExchangeType::kDirect: return "direct";
-    case ExchangeType::kFanout: return "fanout";
-    case ExchangeType::kTopic: return "topic";
-    case ExchangeType::kHeaders: return "headers";
+    case ExchangeType::kDirect:
+      return "direct";
+    case ExchangeType::kFanout:
+      return "fanout";
+    case ExchangeType::kTopic:
+      return "topic";
+    case ExchangeType::kHeaders:
+      return "headers";
   }
   return "direct";
 }
 
 std::optional<ExchangeType> parse_exchange_type(std::string_view name) {
-  for (ExchangeType type : {ExchangeType::kDirect, ExchangeType::kFanout, ExchangeType::kTopic, ExchangeType::kHeaders}) {
+  for (ExchangeType type :
+       {ExchangeType::kDirect, ExchangeType::kFanout, ExchangeType::kTopic, ExchangeType::kHeaders}) {
     if (exchange_type_name(type) == name) return type;
   }
   return std::nullopt;
@@ -115,7 +121,8 @@ bool headers_match(const std::vector<std::pair<std::string, std::string>>& argum
     }
     if (key.starts_with("x-")) continue;
     ++wanted;
-    auto found = std::find_if(headers.begin(), headers.end(), [&](const auto& header) { return header.first == key; });
+    auto found =
+        std::find_if(headers.begin(), headers.end(), [&](const auto& header) { return header.first == key; });
     // An empty binding value (AMQP void) matches any value of a present header.
     if (found != headers.end() && (value.empty() || found->second == value)) ++matched;
   }
@@ -138,21 +145,23 @@ const ExchangeSettings* ExchangeTable::find(const std::string& name) const {
   return found == exchanges_.end() ? nullptr : &found->second.settings;
 }
 
-Status ExchangeTable::declare(const std::string& vhost, const std::string& name, const ExchangeSettings& settings,
-                              bool& changed) {
+Status ExchangeTable::declare(const std::string& vhost, const std::string& name,
+                              const ExchangeSettings& settings, bool& changed) {
   changed = false;
   if (name.empty() || name.size() > 255) {
-    return Error(ErrorCode::kAccessRefused,
-                 fmt::format("exchange name \"{}\" cannot be declared (the default exchange is built in; names are "
-                             "1-255 bytes)",
-                             name),
-                 "choose a name of 1 to 255 bytes");
+    return Error(
+        ErrorCode::kAccessRefused,
+        fmt::format("exchange name \"{}\" cannot be declared (the default exchange is built in; names are "
+                    "1-255 bytes)",
+                    name),
+        "choose a name of 1 to 255 bytes");
   }
   auto found = exchanges_.find(name);
   if (found != exchanges_.end()) {
     const ExchangeSettings& current = found->second.settings;
     std::vector<std::string> differing;
-    if (current.type != settings.type) differing.emplace_back(fmt::format("type (is {})", exchange_type_name(current.type)));
+    if (current.type != settings.type)
+      differing.emplace_back(fmt::format("type (is {})", exchange_type_name(current.type)));
     if (!predeclared(name)) {
       if (current.durable != settings.durable) differing.emplace_back("durable");
       if (current.auto_delete != settings.auto_delete) differing.emplace_back("auto_delete");
@@ -176,7 +185,8 @@ Status ExchangeTable::declare(const std::string& vhost, const std::string& name,
 
 Status ExchangeTable::remove(const std::string& vhost, const std::string& name, bool if_unused) {
   if (predeclared(name)) {
-    return Error(ErrorCode::kAccessRefused, fmt::format("exchange \"{}\" is built in and cannot be deleted", name),
+    return Error(ErrorCode::kAccessRefused,
+                 fmt::format("exchange \"{}\" is built in and cannot be deleted", name),
                  "delete only exchanges you declared");
   }
   auto found = exchanges_.find(name);
@@ -194,7 +204,8 @@ Status ExchangeTable::remove(const std::string& vhost, const std::string& name, 
 Status ExchangeTable::bind(const std::string& vhost, const Binding& binding, bool& changed) {
   changed = false;
   if (binding.exchange.empty()) {
-    return Error(ErrorCode::kAccessRefused, "the default exchange cannot be bound: it routes to every queue by name",
+    return Error(ErrorCode::kAccessRefused,
+                 "the default exchange cannot be bound: it routes to every queue by name",
                  "bind to amq.direct or an exchange you declared");
   }
   auto found = exchanges_.find(binding.exchange);
@@ -223,7 +234,8 @@ bool ExchangeTable::forget_queue(const std::string& queue) {
   bool any = false;
   for (auto it = exchanges_.begin(); it != exchanges_.end();) {
     auto& bindings = it->second.bindings;
-    const size_t removed = std::erase_if(bindings, [&](const Binding& binding) { return binding.queue == queue; });
+    const size_t removed =
+        std::erase_if(bindings, [&](const Binding& binding) { return binding.queue == queue; });
     any = any || removed > 0;
     if (removed > 0 && bindings.empty() && it->second.settings.auto_delete) {
       it = exchanges_.erase(it);
@@ -234,8 +246,9 @@ bool ExchangeTable::forget_queue(const std::string& queue) {
   return any;
 }
 
-std::vector<std::string> ExchangeTable::route(const std::string& exchange, const std::string& routing_key,
-                                              const std::vector<std::pair<std::string, std::string>>& headers) const {
+std::vector<std::string> ExchangeTable::route(
+    const std::string& exchange, const std::string& routing_key,
+    const std::vector<std::pair<std::string, std::string>>& headers) const {
   std::vector<std::string> queues;
   auto found = exchanges_.find(exchange);
   if (found == exchanges_.end()) return queues;
@@ -243,10 +256,18 @@ std::vector<std::string> ExchangeTable::route(const std::string& exchange, const
   for (const Binding& binding : found->second.bindings) {
     bool matches = false;
     switch (type) {
-      case ExchangeType::kDirect: matches = binding.routing_key == routing_key; break;
-      case ExchangeType::kFanout: matches = true; break;
-      case ExchangeType::kTopic: matches = topic_matches(binding.routing_key, routing_key); break;
-      case ExchangeType::kHeaders: matches = headers_match(binding.arguments, headers); break;
+      case ExchangeType::kDirect:
+        matches = binding.routing_key == routing_key;
+        break;
+      case ExchangeType::kFanout:
+        matches = true;
+        break;
+      case ExchangeType::kTopic:
+        matches = topic_matches(binding.routing_key, routing_key);
+        break;
+      case ExchangeType::kHeaders:
+        matches = headers_match(binding.arguments, headers);
+        break;
     }
     if (matches && std::find(queues.begin(), queues.end(), binding.queue) == queues.end()) {
       queues.push_back(binding.queue);
@@ -263,7 +284,8 @@ std::string ExchangeTable::encode() const {
   for (const auto& [name, exchange] : exchanges_) {
     writer.str(name);
     writer.u8(static_cast<uint8_t>(exchange.settings.type));
-    writer.u8(static_cast<uint8_t>((exchange.settings.durable ? 1 : 0) | (exchange.settings.auto_delete ? 2 : 0) |
+    writer.u8(static_cast<uint8_t>((exchange.settings.durable ? 1 : 0) |
+                                   (exchange.settings.auto_delete ? 2 : 0) |
                                    (exchange.settings.internal ? 4 : 0)));
     writer.u32(static_cast<uint32_t>(exchange.bindings.size()));
     for (const Binding& binding : exchange.bindings) {
@@ -285,7 +307,8 @@ bool ExchangeTable::decode(std::string_view encoded, bool after_restart) {
     std::string name;
     uint8_t type = 0, flags = 0;
     uint32_t binding_count = 0;
-    if (!reader.str(name) || !reader.u8(type) || !reader.u8(flags) || !reader.u32(binding_count)) return false;
+    if (!reader.str(name) || !reader.u8(type) || !reader.u8(flags) || !reader.u32(binding_count))
+      return false;
     if (type < 1 || type > 4) return false;
     Exchange exchange{ExchangeSettings{static_cast<ExchangeType>(type), (flags & 1) != 0, (flags & 2) != 0,
                                        (flags & 4) != 0},
@@ -293,7 +316,8 @@ bool ExchangeTable::decode(std::string_view encoded, bool after_restart) {
     for (uint32_t b = 0; b < binding_count; ++b) {
       Binding binding;
       binding.exchange = name;
-      if (!reader.str(binding.queue) || !reader.str(binding.routing_key) || !get_pairs(reader, binding.arguments)) {
+      if (!reader.str(binding.queue) || !reader.str(binding.routing_key) ||
+          !get_pairs(reader, binding.arguments)) {
         return false;
       }
       exchange.bindings.push_back(std::move(binding));

@@ -26,7 +26,8 @@ class ExchangeTable {
 
   // Creates it, or checks it matches (QUEUE_EXISTS_DIFFERENT naming the exchange and the
   // differing fields). Sets `changed` when something was created.
-  Status declare(const std::string& vhost, const std::string& name, const ExchangeSettings& settings, bool& changed);
+  Status declare(const std::string& vhost, const std::string& name, const ExchangeSettings& settings,
+                 bool& changed);
   Status remove(const std::string& vhost, const std::string& name, bool if_unused);
   // Adds (idempotent) or removes a binding; sets `changed` when the table changed. An
   // auto-delete exchange is removed with its last binding.

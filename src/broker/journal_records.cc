@@ -331,8 +331,9 @@ Result<MessageProperties> decode_properties(std::string_view encoded) {
     properties.headers.emplace_back(std::move(name), std::move(value));
   }
   // Written since format version 1.1; records from before end here.
-  if (reader.remaining() > 0 && !(reader.str(properties.amqp_properties) && reader.str(properties.amqp_exchange) &&
-                                  reader.str(properties.amqp_routing_key))) {
+  if (reader.remaining() > 0 &&
+      !(reader.str(properties.amqp_properties) && reader.str(properties.amqp_exchange) &&
+        reader.str(properties.amqp_routing_key))) {
     return malformed("message-properties");
   }
   return properties;

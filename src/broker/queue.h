@@ -7,8 +7,8 @@
 
 #include <array>
 #include <cstdint>
-#include <limits>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>

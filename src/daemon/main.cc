@@ -110,8 +110,8 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
       amqp_server ? fmt::format("{}", fmt::join(amqp_server->bound_addresses(), ",")) : "off";
   log::event(log::Level::kInfo, "server.ready",
              {log::kv("http", (*server)->bound_address()), log::kv("amqp", amqp_addresses),
-              log::kv("data_dir", config->data_dir),
-              log::kv("sync_mode", config->sync_mode), log::kv("version", kVersion)});
+              log::kv("data_dir", config->data_dir), log::kv("sync_mode", config->sync_mode),
+              log::kv("version", kVersion)});
   sigset_t signals;
   sigemptyset(&signals);
   for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal_number);

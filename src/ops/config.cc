@@ -246,7 +246,8 @@ amqp::AmqpServerOptions to_amqp_options(const Config& config) {
   size_t start = 0;
   while (start <= config.amqp_listen.size() && !config.amqp_listen.empty()) {
     const size_t comma = config.amqp_listen.find(',', start);
-    std::string address = config.amqp_listen.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string address =
+        config.amqp_listen.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!address.empty()) options.listen.push_back(std::move(address));
     if (comma == std::string::npos) break;
     start = comma + 1;

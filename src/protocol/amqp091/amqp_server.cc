@@ -80,9 +80,11 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
         self->connection_->on_bytes(std::string_view(self->read_buffer_.data(), bytes));
       } catch (const std::bad_alloc&) {
         // Out of memory for this client's input: drop the client, keep the broker (R2).
-        log::event(log::Level::kError, "amqp.out_of_memory",
-                   {log::kv("peer", self->connection_->peer()),
-                    log::kv("fix", "give ballastd more memory, or lower amqp.frame_max / limits.max_message_bytes")});
+        log::event(
+            log::Level::kError, "amqp.out_of_memory",
+            {log::kv("peer", self->connection_->peer()),
+             log::kv("fix",
+                     "give ballastd more memory, or lower amqp.frame_max / limits.max_message_bytes")});
         return self->shutdown();
       }
       if (self->closed_ || self->close_requested_) return;
@@ -131,7 +133,8 @@ class AsioAmqpServer final : public AmqpServer {
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Error(ErrorCode::kListenFailed, fmt::format("cannot listen for AMQP on {}: {}", text, ec.message()),
+      return Error(ErrorCode::kListenFailed,
+                   fmt::format("cannot listen for AMQP on {}: {}", text, ec.message()),
                    "stop the process holding the port (ss -ltnp) or choose another with --amqp-listen");
     }
     bound_.push_back(net::format_endpoint(acceptor.local_endpoint(ec)));
@@ -143,7 +146,8 @@ class AsioAmqpServer final : public AmqpServer {
     for (auto& acceptor : acceptors_) accept(acceptor);
     schedule_tick();
     thread_ = std::thread([this] { io_.run(); });
-    for (const std::string& address : bound_) log::event(log::Level::kInfo, "amqp.listening", {log::kv("address", address)});
+    for (const std::string& address : bound_)
+      log::event(log::Level::kInfo, "amqp.listening", {log::kv("address", address)});
   }
 
   std::vector<std::string> bound_addresses() const override { return bound_; }
@@ -194,7 +198,8 @@ class AsioAmqpServer final : public AmqpServer {
 
   void delete_expired_queues(int64_t now) {
     for (const Registry::QueueKey& key : registry_.take_expired(now)) {
-      log::event(log::Level::kInfo, "amqp.queue_expired", {log::kv("vhost", key.first), log::kv("queue", key.second)});
+      log::event(log::Level::kInfo, "amqp.queue_expired",
+                 {log::kv("vhost", key.first), log::kv("queue", key.second)});
       broker_.delete_queue(key.first, key.second, [key](Result<void> deleted) {
         if (!deleted) {
           log::event(log::Level::kWarn, "amqp.queue_expiry_failed",
@@ -237,7 +242,8 @@ class AsioAmqpServer final : public AmqpServer {
 
 }  // namespace
 
-Result<std::unique_ptr<AmqpServer>> AmqpServer::start(const AmqpServerOptions& options, broker::Broker& broker) {
+Result<std::unique_ptr<AmqpServer>> AmqpServer::start(const AmqpServerOptions& options,
+                                                      broker::Broker& broker) {
   auto server = std::make_unique<AsioAmqpServer>(options, broker);
   for (const std::string& listen : options.listen) {
     auto endpoint = net::parse_listen_endpoint(listen, options.insecure_remote, "--amqp-listen");

@@ -15,24 +15,42 @@ constexpr uint16_t kConnectionClassId = 10;
 
 std::string_view reply_name(int code) {
   switch (code) {
-    case 311: return "CONTENT_TOO_LARGE";
-    case 312: return "NO_ROUTE";
-    case 313: return "NO_CONSUMERS";
-    case 320: return "CONNECTION_FORCED";
-    case 402: return "INVALID_PATH";
-    case 403: return "ACCESS_REFUSED";
-    case 404: return "NOT_FOUND";
-    case 405: return "RESOURCE_LOCKED";
-    case 406: return "PRECONDITION_FAILED";
-    case 501: return "FRAME_ERROR";
-    case 502: return "SYNTAX_ERROR";
-    case 503: return "COMMAND_INVALID";
-    case 504: return "CHANNEL_ERROR";
-    case 505: return "UNEXPECTED_FRAME";
-    case 506: return "RESOURCE_ERROR";
-    case 530: return "NOT_ALLOWED";
-    case 540: return "NOT_IMPLEMENTED";
-    default: return "INTERNAL_ERROR";
+    case 311:
+      return "CONTENT_TOO_LARGE";
+    case 312:
+      return "NO_ROUTE";
+    case 313:
+      return "NO_CONSUMERS";
+    case 320:
+      return "CONNECTION_FORCED";
+    case 402:
+      return "INVALID_PATH";
+    case 403:
+      return "ACCESS_REFUSED";
+    case 404:
+      return "NOT_FOUND";
+    case 405:
+      return "RESOURCE_LOCKED";
+    case 406:
+      return "PRECONDITION_FAILED";
+    case 501:
+      return "FRAME_ERROR";
+    case 502:
+      return "SYNTAX_ERROR";
+    case 503:
+      return "COMMAND_INVALID";
+    case 504:
+      return "CHANNEL_ERROR";
+    case 505:
+      return "UNEXPECTED_FRAME";
+    case 506:
+      return "RESOURCE_ERROR";
+    case 530:
+      return "NOT_ALLOWED";
+    case 540:
+      return "NOT_IMPLEMENTED";
+    default:
+      return "INTERNAL_ERROR";
   }
 }
 
@@ -44,7 +62,8 @@ std::string r1_reply_text(std::string_view prefix, const Error& error) {
   const std::string head = fmt::format("{}{}: ", prefix, error.code_name());
   const std::string tail = fmt::format(" Fix: {}", error.fix());
   std::string message = error.message();
-  const size_t room = kMaxReplyText > head.size() + tail.size() ? kMaxReplyText - head.size() - tail.size() : 0;
+  const size_t room =
+      kMaxReplyText > head.size() + tail.size() ? kMaxReplyText - head.size() - tail.size() : 0;
   if (message.size() > room) message = clip_reply(message.substr(0, room >= 3 ? room - 3 : 0)) + "...";
   return clip_reply(head + message + tail);
 }
@@ -59,9 +78,8 @@ namespace {
 
 FieldTable server_properties() {
   FieldEntries capabilities;
-  for (const char* name : {"publisher_confirms", "basic.nack",
-                           "consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
-                           "per_consumer_qos"}) {
+  for (const char* name : {"publisher_confirms", "basic.nack", "consumer_cancel_notify", "connection.blocked",
+                           "authentication_failure_close", "per_consumer_qos"}) {
     capabilities.emplace_back(name, FieldValue{true});
   }
   FieldEntries properties;
@@ -76,7 +94,8 @@ FieldTable server_properties() {
 }  // namespace
 
 int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -148,7 +167,8 @@ void Connection::read_frames() {
       return fatal_frame_error("FRAME_ERROR - a frame does not end with 0xCE");
     }
     if (parsed == FrameParse::kTooLarge) {
-      return fatal_frame_error(fmt::format("FRAME_ERROR - a frame is larger than frame_max = {} bytes", frame_max));
+      return fatal_frame_error(
+          fmt::format("FRAME_ERROR - a frame is larger than frame_max = {} bytes", frame_max));
     }
     offset += consumed;
     if (!handle_frame(frame)) break;
@@ -174,11 +194,12 @@ bool Connection::handle_frame(const Frame& frame) {
         bool unknown = false;
         auto method = decode_method(frame.payload, id, unknown);
         if (!method) {
-          connection_error(unknown ? 540 : 502,
-                           unknown ? fmt::format("NOT_IMPLEMENTED - unknown method {}.{}", id.class_id, id.method_id)
-                                   : fmt::format("SYNTAX_ERROR - {} arguments do not parse",
-                                                 method_name(id.class_id, id.method_id)),
-                           id);
+          connection_error(
+              unknown ? 540 : 502,
+              unknown ? fmt::format("NOT_IMPLEMENTED - unknown method {}.{}", id.class_id, id.method_id)
+                      : fmt::format("SYNTAX_ERROR - {} arguments do not parse",
+                                    method_name(id.class_id, id.method_id)),
+              id);
           return false;
         }
         return handle_connection_method(*method, id);
@@ -255,9 +276,11 @@ bool Connection::handle_start_ok(const ConnectionStartOk& start_ok) {
     return false;
   }
   if (!check_credentials(start_ok)) {
-    log::event(log::Level::kWarn, "amqp.login_refused", {log::kv("peer", peer_), log::kv("mechanism", start_ok.mechanism)});
-    connection_error(403, "ACCESS_REFUSED - NOT_AUTHENTICATED: user name or password refused; "
-                          "Ballast accepts guest/guest until users are configured");
+    log::event(log::Level::kWarn, "amqp.login_refused",
+               {log::kv("peer", peer_), log::kv("mechanism", start_ok.mechanism)});
+    connection_error(403,
+                     "ACCESS_REFUSED - NOT_AUTHENTICATED: user name or password refused; "
+                     "Ballast accepts guest/guest until users are configured");
     return false;
   }
   user_ = options_.user;
@@ -284,14 +307,16 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
       return false;
     }
     if (tune_ok->frame_max != 0 && tune_ok->frame_max < 4096) {
-      connection_error(530, fmt::format("NOT_ALLOWED - frame_max {} is below the minimum 4096", tune_ok->frame_max), id);
+      connection_error(
+          530, fmt::format("NOT_ALLOWED - frame_max {} is below the minimum 4096", tune_ok->frame_max), id);
       return false;
     }
     if (tune_ok->frame_max > options_.frame_max || tune_ok->channel_max > options_.channel_max) {
-      connection_error(530,
-                       fmt::format("NOT_ALLOWED - tune-ok asks frame_max {} / channel_max {}, above the offered {} / {}",
-                                   tune_ok->frame_max, tune_ok->channel_max, options_.frame_max, options_.channel_max),
-                       id);
+      connection_error(
+          530,
+          fmt::format("NOT_ALLOWED - tune-ok asks frame_max {} / channel_max {}, above the offered {} / {}",
+                      tune_ok->frame_max, tune_ok->channel_max, options_.frame_max, options_.channel_max),
+          id);
       return false;
     }
     frame_max_ = tune_ok->frame_max == 0 ? options_.frame_max : tune_ok->frame_max;
@@ -306,11 +331,12 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
       return false;
     }
     if (open->virtual_host != "/") {
-      connection_error(530,
-                       fmt::format("NOT_ALLOWED - ACCESS_REFUSED: vhost \"{}\" does not exist; this Ballast serves "
-                                   "only \"/\"",
-                                   open->virtual_host),
-                       id);
+      connection_error(
+          530,
+          fmt::format("NOT_ALLOWED - ACCESS_REFUSED: vhost \"{}\" does not exist; this Ballast serves "
+                      "only \"/\"",
+                      open->virtual_host),
+          id);
       return false;
     }
     vhost_ = open->virtual_host;
@@ -321,8 +347,9 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
     return true;
   }
   if (const auto* close = std::get_if<ConnectionClose>(&method)) {
-    log::event(log::Level::kInfo, "amqp.connection_closed_by_client",
-               {log::kv("peer", peer_), log::kv("code", close->reply_code), log::kv("text", close->reply_text)});
+    log::event(
+        log::Level::kInfo, "amqp.connection_closed_by_client",
+        {log::kv("peer", peer_), log::kv("code", close->reply_code), log::kv("text", close->reply_text)});
     // Unacked deliveries go back before close-ok: once the client sees it, another connection
     // finds them in the queue.
     flush_publishes();
@@ -339,12 +366,14 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
     io_.close_after_output();
     return false;
   }
-  if (std::holds_alternative<ConnectionBlocked>(method) || std::holds_alternative<ConnectionUnblocked>(method)) {
+  if (std::holds_alternative<ConnectionBlocked>(method) ||
+      std::holds_alternative<ConnectionUnblocked>(method)) {
     return true;  // a client telling us it is blocked: nothing to do
   }
-  connection_error(503, fmt::format("COMMAND_INVALID - {} is not valid on channel 0",
-                                    method_name(id.class_id, id.method_id)),
-                   id);
+  connection_error(
+      503,
+      fmt::format("COMMAND_INVALID - {} is not valid on channel 0", method_name(id.class_id, id.method_id)),
+      id);
   return false;
 }
 
@@ -357,8 +386,9 @@ broker::Callback<void> log_failed_delete(std::string queue, std::string_view why
   return [queue = std::move(queue), why = std::string(why)](Result<void> deleted) {
     if (deleted) return;
     log::event(log::Level::kWarn, "amqp.queue_delete_failed",
-               {log::kv("queue", queue), log::kv("why_deleted", why), log::kv("code", deleted.error().code_name()),
-                log::kv("message", deleted.error().message()), log::kv("fix", "delete the queue by hand once storage works")});
+               {log::kv("queue", queue), log::kv("why_deleted", why),
+                log::kv("code", deleted.error().code_name()), log::kv("message", deleted.error().message()),
+                log::kv("fix", "delete the queue by hand once storage works")});
   };
 }
 
@@ -373,26 +403,31 @@ bool Connection::handle_channel_frame(const Frame& frame) {
   if (frame.type != static_cast<uint8_t>(FrameType::kMethod)) {
     if (channel == nullptr || channel->closing) return true;  // content for a closed channel: dropped
     if (!channel->content) {
-      connection_error(505, fmt::format("UNEXPECTED_FRAME - content frame on channel {} without basic.publish",
-                                        frame.channel));
+      connection_error(
+          505,
+          fmt::format("UNEXPECTED_FRAME - content frame on channel {} without basic.publish", frame.channel));
       return false;
     }
-    return frame.type == static_cast<uint8_t>(FrameType::kHeader) ? handle_content_header(*channel, frame.payload)
-                                                                   : handle_content_body(*channel, frame.payload);
+    return frame.type == static_cast<uint8_t>(FrameType::kHeader)
+               ? handle_content_header(*channel, frame.payload)
+               : handle_content_body(*channel, frame.payload);
   }
   MethodId id;
   bool unknown = false;
   auto method = decode_method(frame.payload, id, unknown);
   if (!method) {
-    connection_error(unknown ? 540 : 502,
-                     unknown ? fmt::format("NOT_IMPLEMENTED - unknown method {}.{}", id.class_id, id.method_id)
-                             : fmt::format("SYNTAX_ERROR - {} arguments do not parse", method_name(id.class_id, id.method_id)),
-                     id);
+    connection_error(
+        unknown ? 540 : 502,
+        unknown
+            ? fmt::format("NOT_IMPLEMENTED - unknown method {}.{}", id.class_id, id.method_id)
+            : fmt::format("SYNTAX_ERROR - {} arguments do not parse", method_name(id.class_id, id.method_id)),
+        id);
     return false;
   }
   if (channel != nullptr && channel->content) {
-    connection_error(505, fmt::format("UNEXPECTED_FRAME - {} on channel {} while its content is incomplete",
-                                      method_name(id.class_id, id.method_id), frame.channel),
+    connection_error(505,
+                     fmt::format("UNEXPECTED_FRAME - {} on channel {} while its content is incomplete",
+                                 method_name(id.class_id, id.method_id), frame.channel),
                      id);
     return false;
   }
@@ -402,8 +437,9 @@ bool Connection::handle_channel_frame(const Frame& frame) {
       return false;
     }
     if (frame.channel > channel_max_) {
-      connection_error(530, fmt::format("NOT_ALLOWED - channel {} is above channel_max {}", frame.channel, channel_max_),
-                       id);
+      connection_error(
+          530, fmt::format("NOT_ALLOWED - channel {} is above channel_max {}", frame.channel, channel_max_),
+          id);
       return false;
     }
     Channel& opened = channels_[frame.channel];
@@ -413,8 +449,9 @@ bool Connection::handle_channel_frame(const Frame& frame) {
     return true;
   }
   if (channel == nullptr) {
-    connection_error(504, fmt::format("CHANNEL_ERROR - {} on channel {}, which is not open",
-                                      method_name(id.class_id, id.method_id), frame.channel),
+    connection_error(504,
+                     fmt::format("CHANNEL_ERROR - {} on channel {}, which is not open",
+                                 method_name(id.class_id, id.method_id), frame.channel),
                      id);
     return false;
   }
@@ -449,7 +486,8 @@ void Connection::channel_error(uint16_t channel_id, int reply_code, std::string 
                       log::kv("text", text)});
   release_channel(*channel);
   channel->closing = true;
-  send(channel_id, ChannelClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id, id.method_id});
+  send(channel_id, ChannelClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id,
+                                id.method_id});
 }
 
 void Connection::connection_error(int reply_code, std::string text, MethodId id) {
@@ -457,7 +495,8 @@ void Connection::connection_error(int reply_code, std::string text, MethodId id)
   log::event(log::Level::kWarn, "amqp.connection_error",
              {log::kv("peer", peer_), log::kv("code", reply_code), log::kv("text", text)});
   for (auto& [channel_id, channel] : channels_) release_channel(channel);
-  send(0, ConnectionClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id, id.method_id});
+  send(0, ConnectionClose{static_cast<uint16_t>(reply_code), clip_reply(std::move(text)), id.class_id,
+                          id.method_id});
   state_ = State::kClosing;
   closing_deadline_ms_ = steady_now_ms() + kCloseOkTimeoutMs;
   paused_ = false;
@@ -555,11 +594,12 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
         } else if constexpr (std::is_same_v<M, ExchangeDelete>) {
           exchange_delete(channel, m);
         } else if constexpr (std::is_same_v<M, ExchangeBind> || std::is_same_v<M, ExchangeUnbind>) {
-          channel_error(channel.id, 540,
-                        fmt::format("NOT_IMPLEMENTED - NOT_IMPLEMENTED: {} (exchange-to-exchange bindings) is not "
-                                    "supported yet. Fix: bind the queues to the source exchange directly",
-                                    M::kName),
-                        id);
+          channel_error(
+              channel.id, 540,
+              fmt::format("NOT_IMPLEMENTED - NOT_IMPLEMENTED: {} (exchange-to-exchange bindings) is not "
+                          "supported yet. Fix: bind the queues to the source exchange directly",
+                          M::kName),
+              id);
         } else if constexpr (std::is_same_v<M, QueueDeclare>) {
           queue_declare(channel, m);
         } else if constexpr (std::is_same_v<M, QueueBind>) {
@@ -573,8 +613,9 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           queue_delete(channel, m);
         } else if constexpr (std::is_same_v<M, BasicQos>) {
           if (m.prefetch_size != 0) {
-            channel_error(channel.id, 540, "NOT_IMPLEMENTED - NOT_IMPLEMENTED: basic.qos prefetch_size is not "
-                                           "supported (as in RabbitMQ); use prefetch_count",
+            channel_error(channel.id, 540,
+                          "NOT_IMPLEMENTED - NOT_IMPLEMENTED: basic.qos prefetch_size is not "
+                          "supported (as in RabbitMQ); use prefetch_count",
                           id);
             return true;
           }
@@ -594,10 +635,13 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
         } else if constexpr (std::is_same_v<M, BasicAck>) {
           basic_settle(channel, {m.delivery_tag, m.multiple, Outcome::kAck}, id);
         } else if constexpr (std::is_same_v<M, BasicReject>) {
-          basic_settle(channel, {m.delivery_tag, false, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard}, id);
-        } else if constexpr (std::is_same_v<M, BasicNack>) {
-          basic_settle(channel, {m.delivery_tag, m.multiple, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard},
+          basic_settle(channel,
+                       {m.delivery_tag, false, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard},
                        id);
+        } else if constexpr (std::is_same_v<M, BasicNack>) {
+          basic_settle(
+              channel,
+              {m.delivery_tag, m.multiple, m.requeue ? Outcome::kNackRequeue : Outcome::kNackDiscard}, id);
         } else if constexpr (std::is_same_v<M, BasicRecover>) {
           basic_recover(channel);
           send(channel.id, BasicRecoverOk{});
@@ -605,8 +649,9 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           basic_recover(channel);
         } else if constexpr (std::is_same_v<M, ConfirmSelect>) {
           if (channel.tx_mode) {
-            channel_error(channel.id, 406, "PRECONDITION_FAILED - INVALID_ARGUMENT: the channel is transactional; "
-                                           "confirm.select and tx.select cannot be combined",
+            channel_error(channel.id, 406,
+                          "PRECONDITION_FAILED - INVALID_ARGUMENT: the channel is transactional; "
+                          "confirm.select and tx.select cannot be combined",
                           id);
             return true;
           }
@@ -614,8 +659,9 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           if (!m.nowait) send(channel.id, ConfirmSelectOk{});
         } else if constexpr (std::is_same_v<M, TxSelect>) {
           if (channel.confirm_mode) {
-            channel_error(channel.id, 406, "PRECONDITION_FAILED - INVALID_ARGUMENT: the channel is in confirm mode; "
-                                           "tx.select and confirm.select cannot be combined",
+            channel_error(channel.id, 406,
+                          "PRECONDITION_FAILED - INVALID_ARGUMENT: the channel is in confirm mode; "
+                          "tx.select and confirm.select cannot be combined",
                           id);
             return true;
           }
@@ -623,9 +669,10 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           send(channel.id, TxSelectOk{});
         } else if constexpr (std::is_same_v<M, TxCommit> || std::is_same_v<M, TxRollback>) {
           if (!channel.tx_mode) {
-            channel_error(channel.id, 406, fmt::format("PRECONDITION_FAILED - INVALID_ARGUMENT: {} on a channel "
-                                                       "without tx.select",
-                                                       M::kName),
+            channel_error(channel.id, 406,
+                          fmt::format("PRECONDITION_FAILED - INVALID_ARGUMENT: {} on a channel "
+                                      "without tx.select",
+                                      M::kName),
                           id);
             return true;
           }
@@ -638,10 +685,11 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           }
         } else {
           const bool is_connection_class = id.class_id == kConnectionClassId;
-          connection_error(is_connection_class ? 504 : 503,
-                           fmt::format("{} - {} is not valid on channel {}",
-                                       is_connection_class ? "CHANNEL_ERROR" : "COMMAND_INVALID", M::kName, channel.id),
-                           id);
+          connection_error(
+              is_connection_class ? 504 : 503,
+              fmt::format("{} - {} is not valid on channel {}",
+                          is_connection_class ? "CHANNEL_ERROR" : "COMMAND_INVALID", M::kName, channel.id),
+              id);
           return false;
         }
         return true;

@@ -36,8 +36,9 @@ struct AmqpOptions {
   uint16_t channel_max = 2047;      // amqp.channel_max
   std::string user = "guest";       // the one account until the security issue lands
   std::string password = "guest";
-  uint32_t publish_timeout_ms = 30000;       // amqp.publish_timeout_ms: a confirm not durable by then is nacked
-  uint64_t max_message_bytes = 16ull << 20;  // limits.max_message_bytes: a larger body is refused at its header
+  uint32_t publish_timeout_ms = 30000;  // amqp.publish_timeout_ms: a confirm not durable by then is nacked
+  uint64_t max_message_bytes =
+      16ull << 20;  // limits.max_message_bytes: a larger body is refused at its header
 };
 
 // What the transport offers the connection.
@@ -152,7 +153,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool tx_mode = false;
     std::vector<OutgoingPublish> tx_publishes;
     std::vector<Settlement> tx_settlements;  // acks, nacks and rejects, applied at tx.commit
-    uint16_t prefetch_per_consumer = 0;  // 0 = unlimited
+    uint16_t prefetch_per_consumer = 0;      // 0 = unlimited
     uint16_t prefetch_per_channel = 0;
     uint64_t next_delivery_tag = 1;
     std::map<uint64_t, Unacked> unacked;
@@ -187,13 +188,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void basic_cancel(Channel& channel, const std::string& tag, bool nowait);
   void basic_get(Channel& channel, const BasicGet& method);
   void receive_one(ChannelRef channel, const BasicGet& method, uint64_t ready_before);
-  void finish_get(ChannelRef channel, const BasicGet& method, broker::DeliveredMessage& message, uint64_t remaining);
+  void finish_get(ChannelRef channel, const BasicGet& method, broker::DeliveredMessage& message,
+                  uint64_t remaining);
   // basic.ack / nack / reject: applied now, or at tx.commit on a transactional channel.
   void basic_settle(Channel& channel, Settlement settlement, MethodId id);
   // Applies one settlement; false (and a channel error naming the tag) for an unknown tag.
   bool apply_settlement(Channel& channel, const Settlement& settlement, MethodId id);
   // The first settlement whose tag is unknown, checked before any is applied (tx atomicity).
-  std::optional<uint64_t> unknown_tag(const Channel& channel, const std::vector<Settlement>& settlements) const;
+  std::optional<uint64_t> unknown_tag(const Channel& channel,
+                                      const std::vector<Settlement>& settlements) const;
   // basic.recover: every unacked delivery goes back to its queue, whatever `requeue` says
   // (RabbitMQ does the same; docs/amqp.md).
   void basic_recover(Channel& channel);
@@ -205,7 +208,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t consumer_credit(const Channel& channel, const Consumer& consumer) const;
   void pump(Channel& channel, Consumer& consumer);
   void pump_all();
-  void on_delivered(ChannelRef channel, const std::string& tag, const std::string& queue, Result<std::vector<broker::DeliveredMessage>> result);
+  void on_delivered(ChannelRef channel, const std::string& tag, const std::string& queue,
+                    Result<std::vector<broker::DeliveredMessage>> result);
   void deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message);
   std::vector<Unacked> take_unacked(Channel& channel, uint64_t tag, bool multiple, bool& known);
   void settle(std::vector<Unacked> settled, Outcome outcome);

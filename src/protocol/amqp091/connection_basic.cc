@@ -9,8 +9,8 @@
 namespace ballast::amqp {
 namespace {
 
-constexpr uint32_t kMaxPerPoll = 1000;   // the broker's receive limit
-constexpr uint32_t kPollWaitMs = 60000;  // a consumer's long poll; re-issued when it ends empty
+constexpr uint32_t kMaxPerPoll = 1000;         // the broker's receive limit
+constexpr uint32_t kPollWaitMs = 60000;        // a consumer's long poll; re-issued when it ends empty
 constexpr size_t kOutboxHighWater = 4u << 20;  // stop fetching for consumers above this
 
 }  // namespace
@@ -30,14 +30,15 @@ bool Connection::handle_content_header(Channel& channel, std::string_view payloa
   content.have_header = true;
   if (content.body_size > options_.max_message_bytes) {
     // Refused before any of it is read; its body frames are dropped with the closing channel.
-    channel_error(channel.id,
-                  Error(ErrorCode::kMessageTooLarge,
-                        fmt::format("a message to exchange \"{}\" has a {}-byte body, over the limit of {} bytes set "
-                                    "by limits.max_message_bytes",
-                                    content.method.exchange, content.body_size, options_.max_message_bytes),
-                        "split the payload or store it elsewhere and send a reference; or raise "
-                        "limits.max_message_bytes"),
-                  {BasicPublish::kClassId, BasicPublish::kMethodId});
+    channel_error(
+        channel.id,
+        Error(ErrorCode::kMessageTooLarge,
+              fmt::format("a message to exchange \"{}\" has a {}-byte body, over the limit of {} bytes set "
+                          "by limits.max_message_bytes",
+                          content.method.exchange, content.body_size, options_.max_message_bytes),
+              "split the payload or store it elsewhere and send a reference; or raise "
+              "limits.max_message_bytes"),
+        {BasicPublish::kClassId, BasicPublish::kMethodId});
     return true;
   }
   if (content.body_size == 0) complete_publish(channel);
@@ -47,8 +48,9 @@ bool Connection::handle_content_header(Channel& channel, std::string_view payloa
 bool Connection::handle_content_body(Channel& channel, std::string_view payload) {
   PendingContent& content = *channel.content;
   if (!content.have_header || content.body.size() + payload.size() > content.body_size) {
-    connection_error(505, fmt::format("UNEXPECTED_FRAME - body frame on channel {} beyond the declared size {}",
-                                      channel.id, content.body_size));
+    connection_error(505,
+                     fmt::format("UNEXPECTED_FRAME - body frame on channel {} beyond the declared size {}",
+                                 channel.id, content.body_size));
     return false;
   }
   content.body.append(payload);
@@ -67,8 +69,9 @@ void Connection::complete_publish(Channel& channel) {
     return;
   }
   if (content.method.immediate) {
-    channel_error(channel.id, 540, "NOT_IMPLEMENTED - NOT_IMPLEMENTED: the immediate flag is not supported (as "
-                                   "in RabbitMQ 3); publish without it",
+    channel_error(channel.id, 540,
+                  "NOT_IMPLEMENTED - NOT_IMPLEMENTED: the immediate flag is not supported (as "
+                  "in RabbitMQ 3); publish without it",
                   id);
     return;
   }
@@ -78,8 +81,8 @@ void Connection::complete_publish(Channel& channel) {
     if (channel.tx_publishes.size() >= kMaxTxPublishes) {
       channel_error(channel.id,
                     Error(ErrorCode::kRequestTooLarge,
-                          fmt::format("the transaction on channel {} holds {} publishes, the most one may", channel.id,
-                                      kMaxTxPublishes),
+                          fmt::format("the transaction on channel {} holds {} publishes, the most one may",
+                                      channel.id, kMaxTxPublishes),
                           "commit more often (tx.commit), or use publisher confirms for large batches"),
                     id);
       return;
@@ -90,18 +93,21 @@ void Connection::complete_publish(Channel& channel) {
   queue_publish(std::move(publish));
 }
 
-void Connection::queue_publish(OutgoingPublish publish) { pending_publishes_.push_back(std::move(publish)); }
+void Connection::queue_publish(OutgoingPublish publish) {
+  pending_publishes_.push_back(std::move(publish));
+}
 
 void Connection::flush_publishes() {
   if (pending_publishes_.empty()) return;
   std::vector<OutgoingPublish> batch = std::move(pending_publishes_);
   pending_publishes_.clear();
   auto messages = routed_messages(batch);
-  broker_.publish_routed(vhost_, std::move(messages),
-                         on_answer<std::vector<broker::RouteResult>>(
-                             // Shared, not copied: the broker copies its callbacks.
-                             [batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
-                                 Connection& self, auto result) { self.on_published(*batch, std::move(result)); }));
+  broker_.publish_routed(
+      vhost_, std::move(messages),
+      on_answer<std::vector<broker::RouteResult>>(
+          // Shared, not copied: the broker copies its callbacks.
+          [batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
+              Connection& self, auto result) { self.on_published(*batch, std::move(result)); }));
 }
 
 std::vector<broker::RoutedMessage> Connection::routed_messages(std::vector<OutgoingPublish>& batch) {
@@ -139,12 +145,13 @@ void Connection::on_published(std::vector<OutgoingPublish>& batch,
       }
       log::limited_event(log::Level::kInfo, "amqp.publish_refused",
                          {log::kv("peer", peer_), log::kv("exchange", publish.method.exchange),
-                          log::kv("routing_key", publish.method.routing_key), log::kv("code", refused->code_name()),
-                          log::kv("message", refused->message())});
+                          log::kv("routing_key", publish.method.routing_key),
+                          log::kv("code", refused->code_name()), log::kv("message", refused->message())});
     } else if ((*result)[i].queues == 0 && publish.method.mandatory && channel != nullptr) {
-      send(publish.channel.id, BasicReturn{312, "NO_ROUTE", publish.method.exchange, publish.method.routing_key});
-      write_content(outbox_, publish.channel.id, publish.request.properties.amqp_properties, publish.request.body,
-                    frame_max_);
+      send(publish.channel.id,
+           BasicReturn{312, "NO_ROUTE", publish.method.exchange, publish.method.routing_key});
+      write_content(outbox_, publish.channel.id, publish.request.properties.amqp_properties,
+                    publish.request.body, frame_max_);
     }
     if (publish.confirm_seq == 0 || channel == nullptr) continue;
     auto& [acks, nacks] = confirms[publish.channel.id];
@@ -191,11 +198,12 @@ void Connection::expire_unconfirmed(int64_t now_ms) {
       if (deadline <= now_ms) expired.push_back(seq);
     }
     if (expired.empty()) continue;
-    log::event(log::Level::kWarn, "amqp.publish_timed_out",
-               {log::kv("peer", peer_), log::kv("channel", channel_id), log::kv("messages", expired.size()),
-                log::kv("timeout_ms", options_.publish_timeout_ms),
-                log::kv("why", "the journal has not made them durable in time; see storage events and /healthz"),
-                log::kv("fix", "check the disk (ballast doctor); the publisher may retry")});
+    log::event(
+        log::Level::kWarn, "amqp.publish_timed_out",
+        {log::kv("peer", peer_), log::kv("channel", channel_id), log::kv("messages", expired.size()),
+         log::kv("timeout_ms", options_.publish_timeout_ms),
+         log::kv("why", "the journal has not made them durable in time; see storage events and /healthz"),
+         log::kv("fix", "check the disk (ballast doctor); the publisher may retry")});
     confirm(channel, std::move(expired), false);
   }
 }
@@ -217,7 +225,9 @@ uint32_t Connection::consumer_credit(const Channel& channel, const Consumer& con
   if (!channel.flow_active || channel.closing || outbox_.size() > kOutboxHighWater) return 0;
   uint32_t credit = kMaxPerPoll;
   if (!consumer.no_ack && channel.prefetch_per_consumer != 0) {
-    credit = consumer.unacked >= channel.prefetch_per_consumer ? 0 : channel.prefetch_per_consumer - consumer.unacked;
+    credit = consumer.unacked >= channel.prefetch_per_consumer
+                 ? 0
+                 : channel.prefetch_per_consumer - consumer.unacked;
   }
   if (!consumer.no_ack && channel.prefetch_per_channel != 0) {
     const uint32_t channel_unacked = static_cast<uint32_t>(channel.unacked.size());
@@ -263,9 +273,10 @@ void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, co
     if (consumer == nullptr) return;
     // The consumer cannot go on (its queue was deleted, storage failed): it is cancelled and
     // the client told so, never left waiting in silence.
-    log::limited_event(log::Level::kWarn, "amqp.consume_failed",
-                       {log::kv("peer", peer_), log::kv("queue", consumer->queue),
-                        log::kv("code", result.error().code_name()), log::kv("message", result.error().message())});
+    log::limited_event(
+        log::Level::kWarn, "amqp.consume_failed",
+        {log::kv("peer", peer_), log::kv("queue", consumer->queue),
+         log::kv("code", result.error().code_name()), log::kv("message", result.error().message())});
     consumer->polling = false;
     const std::string consumer_tag = consumer->tag;
     remove_consumer(*channel, *consumer);
@@ -317,22 +328,25 @@ void Connection::deliver(Channel& channel, Consumer& consumer, broker::Delivered
 
 void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
   const MethodId id{BasicConsume::kClassId, BasicConsume::kMethodId};
-  std::string tag = method.consumer_tag.empty() ? fmt::format("amq.ctag-{}-{}", id_, registry_.next_waiter_id())
-                                                : method.consumer_tag;
+  std::string tag = method.consumer_tag.empty()
+                        ? fmt::format("amq.ctag-{}-{}", id_, registry_.next_waiter_id())
+                        : method.consumer_tag;
   if (channel.consumers.contains(tag)) {
-    connection_error(530, fmt::format("NOT_ALLOWED - consumer tag \"{}\" is already in use on channel {}", tag,
-                                      channel.id),
-                     id);
+    connection_error(
+        530,
+        fmt::format("NOT_ALLOWED - consumer tag \"{}\" is already in use on channel {}", tag, channel.id),
+        id);
     return;
   }
   if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   const Registry::QueueKey key{vhost_, method.queue};
   if (registry_.has_exclusive_consumer(key) || (method.exclusive && registry_.consumer_count(key) > 0)) {
-    channel_error(channel.id, 403,
-                  fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue \"{}\" has an exclusive consumer, or this "
-                              "exclusive consumer would share it. Fix: cancel the other consumer first",
-                              method.queue),
-                  id);
+    channel_error(
+        channel.id, 403,
+        fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue \"{}\" has an exclusive consumer, or this "
+                    "exclusive consumer would share it. Fix: cancel the other consumer first",
+                    method.queue),
+        id);
     return;
   }
   pause();
@@ -376,7 +390,8 @@ void Connection::remove_consumer(Channel& channel, Consumer& consumer) {
   if (!consumer.auto_delete_queue || registry_.consumer_count(key) > 0) return;
   // RabbitMQ's auto-delete: the queue goes with its last consumer. Unacked deliveries are
   // settled by the deletion; the consumers' channels learn it from basic.cancel.
-  broker_.delete_queue(vhost_, consumer.queue, log_failed_delete(consumer.queue, "auto-delete queue without consumers"));
+  broker_.delete_queue(vhost_, consumer.queue,
+                       log_failed_delete(consumer.queue, "auto-delete queue without consumers"));
   registry_.forget_queue(key);
 }
 
@@ -397,32 +412,34 @@ void Connection::basic_get(Channel& channel, const BasicGet& method) {
   pause();
   // get-ok carries the count of messages left: asked first, so that no message is ever held
   // by a callback that may outlive this connection.
-  broker_.queue_info(vhost_, method.queue,
-                     on_answer<broker::QueueInfo>([channel = ref(channel), method, id](Connection& self, auto info) {
-                       if (!info) {
-                         self.channel_error(channel.id, info.error(), id);
-                         return self.resume();
-                       }
-                       self.receive_one(channel, method, info->stats.messages);
-                     }));
+  broker_.queue_info(
+      vhost_, method.queue,
+      on_answer<broker::QueueInfo>([channel = ref(channel), method, id](Connection& self, auto info) {
+        if (!info) {
+          self.channel_error(channel.id, info.error(), id);
+          return self.resume();
+        }
+        self.receive_one(channel, method, info->stats.messages);
+      }));
 }
 
 void Connection::receive_one(ChannelRef channel, const BasicGet& method, uint64_t ready_before) {
   broker::ReceiveRequest request;
   request.max_messages = 1;
   request.hold_until_settled = true;
-  broker_.receive(vhost_, method.queue, request,
-                  on_deliveries(method.queue, [channel, method, ready_before](Connection& self, auto result) {
-                    if (!result) {
-                      self.channel_error(channel.id, result.error(), {BasicGet::kClassId, BasicGet::kMethodId});
-                      return self.resume();
-                    }
-                    if (result->empty()) {
-                      if (self.find_channel(channel) != nullptr) self.send(channel.id, BasicGetEmpty{});
-                      return self.resume();
-                    }
-                    self.finish_get(channel, method, result->front(), ready_before > 0 ? ready_before - 1 : 0);
-                  }));
+  broker_.receive(
+      vhost_, method.queue, request,
+      on_deliveries(method.queue, [channel, method, ready_before](Connection& self, auto result) {
+        if (!result) {
+          self.channel_error(channel.id, result.error(), {BasicGet::kClassId, BasicGet::kMethodId});
+          return self.resume();
+        }
+        if (result->empty()) {
+          if (self.find_channel(channel) != nullptr) self.send(channel.id, BasicGetEmpty{});
+          return self.resume();
+        }
+        self.finish_get(channel, method, result->front(), ready_before > 0 ? ready_before - 1 : 0);
+      }));
 }
 
 void Connection::finish_get(ChannelRef channel_ref, const BasicGet& method, broker::DeliveredMessage& message,
@@ -609,13 +626,11 @@ void Connection::tx_commit(Channel& channel) {
   channel.tx_publishes.clear();
   auto messages = routed_messages(batch);
   pause();
-  broker_.publish_routed(vhost_, std::move(messages),
-                         on_answer<std::vector<broker::RouteResult>>(
-                             [channel = ref(channel),
-                              batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
-                                 Connection& self, auto result) {
-                               self.finish_tx_commit(channel, *batch, std::move(result));
-                             }));
+  broker_.publish_routed(
+      vhost_, std::move(messages),
+      on_answer<std::vector<broker::RouteResult>>(
+          [channel = ref(channel), batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
+              Connection& self, auto result) { self.finish_tx_commit(channel, *batch, std::move(result)); }));
 }
 
 void Connection::finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublish>& batch,
@@ -637,7 +652,8 @@ void Connection::finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublis
       // Never a silent drop: the client learns which message was refused and how many went in.
       channel_error(channel.id,
                     Error(failure->code(),
-                          fmt::format("tx.commit stored {} of {} messages: {}", stored, batch.size(), failure->message()),
+                          fmt::format("tx.commit stored {} of {} messages: {}", stored, batch.size(),
+                                      failure->message()),
                           failure->fix()),
                     id);
     } else {

@@ -15,18 +15,21 @@ std::string server_named_queue() {
   return fmt::format("amq.gen-{:016x}{:016x}", random(), random());
 }
 
-bool reserved_name(const std::string& name) { return name.starts_with("amq."); }
+bool reserved_name(const std::string& name) {
+  return name.starts_with("amq.");
+}
 
 }  // namespace
 
 bool Connection::refuse_if_exclusive_elsewhere(Channel& channel, const std::string& queue, MethodId id) {
   const uint64_t owner = registry_.exclusive_owner({vhost_, queue});
   if (owner == 0 || owner == id_) return false;
-  channel_error(channel.id, 405,
-                fmt::format("RESOURCE_LOCKED - ACCESS_REFUSED: queue \"{}\" is exclusive to another connection. "
-                            "Fix: use another queue name, or use it from the connection that declared it",
-                            queue),
-                id);
+  channel_error(
+      channel.id, 405,
+      fmt::format("RESOURCE_LOCKED - ACCESS_REFUSED: queue \"{}\" is exclusive to another connection. "
+                  "Fix: use another queue name, or use it from the connection that declared it",
+                  queue),
+      id);
   return true;
 }
 
@@ -38,7 +41,8 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
     if (self.state_ == State::kClosed) {
       // The connection went while the declare was out: an exclusive queue dies with it.
       if (info && method.exclusive && !method.passive) {
-        self.broker_.delete_queue(self.vhost_, name, log_failed_delete(name, "exclusive queue of a closed connection"));
+        self.broker_.delete_queue(self.vhost_, name,
+                                  log_failed_delete(name, "exclusive queue of a closed connection"));
       }
       return;
     }
@@ -69,11 +73,12 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
     return;
   }
   if (reserved_name(name) && !method.queue.empty()) {
-    channel_error(channel.id, 403,
-                  fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue name \"{}\" starts with \"amq.\", which is "
-                              "reserved. Fix: choose another name",
-                              name),
-                  id);
+    channel_error(
+        channel.id, 403,
+        fmt::format("ACCESS_REFUSED - ACCESS_REFUSED: queue name \"{}\" starts with \"amq.\", which is "
+                    "reserved. Fix: choose another name",
+                    name),
+        id);
     return resume();
   }
   auto settings = queue_settings_from_arguments(method.arguments, name);
@@ -83,11 +88,12 @@ void Connection::queue_declare(Channel& channel, const QueueDeclare& method) {
   }
   settings->durable = method.durable;
   settings->auto_delete = method.auto_delete;
-  broker_.create_queue(vhost_, name, *settings,
-                       on_answer<broker::CreateQueueOutcome>([name, reply](Connection& self, auto created) mutable {
-                         if (!created) return reply(self, std::move(created).error());
-                         self.broker_.queue_info(self.vhost_, name, self.on_answer<broker::QueueInfo>(reply));
-                       }));
+  broker_.create_queue(
+      vhost_, name, *settings,
+      on_answer<broker::CreateQueueOutcome>([name, reply](Connection& self, auto created) mutable {
+        if (!created) return reply(self, std::move(created).error());
+        self.broker_.queue_info(self.vhost_, name, self.on_answer<broker::QueueInfo>(reply));
+      }));
 }
 
 void Connection::queue_delete(Channel& channel, const QueueDelete& method) {
@@ -95,11 +101,12 @@ void Connection::queue_delete(Channel& channel, const QueueDelete& method) {
   if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   const Registry::QueueKey key{vhost_, method.queue};
   if (method.if_unused && registry_.consumer_count(key) > 0) {
-    channel_error(channel.id, 406,
-                  fmt::format("PRECONDITION_FAILED - INVALID_ARGUMENT: queue \"{}\" has {} consumers and if-unused "
-                              "is set. Fix: cancel its consumers first",
-                              method.queue, registry_.consumer_count(key)),
-                  id);
+    channel_error(
+        channel.id, 406,
+        fmt::format("PRECONDITION_FAILED - INVALID_ARGUMENT: queue \"{}\" has {} consumers and if-unused "
+                    "is set. Fix: cancel its consumers first",
+                    method.queue, registry_.consumer_count(key)),
+        id);
     return;
   }
   flush_publishes();
@@ -110,7 +117,8 @@ void Connection::queue_delete(Channel& channel, const QueueDelete& method) {
       on_answer<broker::QueueInfo>([channel_id = channel.id, method, id](Connection& self, auto info) {
         if (!info) {
           // Deleting a queue that does not exist succeeds, as in RabbitMQ.
-          if (info.error().code() == ErrorCode::kQueueNotFound || info.error().code() == ErrorCode::kNotFound) {
+          if (info.error().code() == ErrorCode::kQueueNotFound ||
+              info.error().code() == ErrorCode::kNotFound) {
             if (!method.nowait) self.send(channel_id, QueueDeleteOk{0});
           } else {
             self.channel_error(channel_id, info.error(), id);
@@ -119,11 +127,12 @@ void Connection::queue_delete(Channel& channel, const QueueDelete& method) {
         }
         const uint64_t count = info->stats.messages + info->stats.in_flight + info->stats.delayed;
         if (method.if_empty && count > 0) {
-          self.channel_error(channel_id, 406,
-                             fmt::format("PRECONDITION_FAILED - INVALID_ARGUMENT: queue \"{}\" holds {} messages and "
-                                         "if-empty is set. Fix: purge or drain it first",
-                                         method.queue, count),
-                             id);
+          self.channel_error(
+              channel_id, 406,
+              fmt::format("PRECONDITION_FAILED - INVALID_ARGUMENT: queue \"{}\" holds {} messages and "
+                          "if-empty is set. Fix: purge or drain it first",
+                          method.queue, count),
+              id);
           return self.resume();
         }
         self.broker_.delete_queue(
@@ -149,16 +158,16 @@ void Connection::queue_purge(Channel& channel, const QueuePurge& method) {
   flush_publishes();
   flush_acks();
   pause();
-  broker_.purge_queue(vhost_, method.queue,
-                      on_answer<broker::SettleOutcome>([channel_id = channel.id, method, id](Connection& self,
-                                                                                             auto purged) {
-                        if (!purged) {
-                          self.channel_error(channel_id, purged.error(), id);
-                        } else if (!method.nowait) {
-                          self.send(channel_id, QueuePurgeOk{static_cast<uint32_t>(purged->settled)});
-                        }
-                        self.resume();
-                      }));
+  broker_.purge_queue(
+      vhost_, method.queue,
+      on_answer<broker::SettleOutcome>([channel_id = channel.id, method, id](Connection& self, auto purged) {
+        if (!purged) {
+          self.channel_error(channel_id, purged.error(), id);
+        } else if (!method.nowait) {
+          self.send(channel_id, QueuePurgeOk{static_cast<uint32_t>(purged->settled)});
+        }
+        self.resume();
+      }));
 }
 
 void Connection::queue_bind(Channel& channel, const QueueBind& method, bool unbind) {
@@ -167,7 +176,8 @@ void Connection::queue_bind(Channel& channel, const QueueBind& method, bool unbi
   if (refuse_if_exclusive_elsewhere(channel, method.queue, id)) return;
   broker::Binding binding{method.exchange, method.queue, method.routing_key, {}};
   if (!table_as_text(method.arguments, binding.arguments)) {
-    channel_error(channel.id, 406, "PRECONDITION_FAILED - INVALID_ARGUMENT: the binding arguments do not parse", id);
+    channel_error(channel.id, 406,
+                  "PRECONDITION_FAILED - INVALID_ARGUMENT: the binding arguments do not parse", id);
     return;
   }
   flush_publishes();
@@ -195,11 +205,12 @@ void Connection::exchange_declare(Channel& channel, const ExchangeDeclare& metho
   const MethodId id{ExchangeDeclare::kClassId, ExchangeDeclare::kMethodId};
   auto type = broker::parse_exchange_type(method.type);
   if (!type && !method.passive) {
-    connection_error(503,
-                     fmt::format("COMMAND_INVALID - INVALID_ARGUMENT: exchange \"{}\" has unknown type \"{}\"; use "
-                                 "direct, fanout, topic or headers",
-                                 method.exchange, method.type),
-                     id);
+    connection_error(
+        503,
+        fmt::format("COMMAND_INVALID - INVALID_ARGUMENT: exchange \"{}\" has unknown type \"{}\"; use "
+                    "direct, fanout, topic or headers",
+                    method.exchange, method.type),
+        id);
     return;
   }
   broker::ExchangeSettings settings;
@@ -211,8 +222,8 @@ void Connection::exchange_declare(Channel& channel, const ExchangeDeclare& metho
   flush_acks();
   pause();
   broker_.declare_exchange(vhost_, method.exchange, settings, method.passive,
-                           on_answer<void>([channel_id = channel.id, nowait = method.nowait, id](Connection& self,
-                                                                                                Result<void> result) {
+                           on_answer<void>([channel_id = channel.id, nowait = method.nowait, id](
+                                               Connection& self, Result<void> result) {
                              if (!result) {
                                self.channel_error(channel_id, result.error(), id);
                              } else if (!nowait) {
@@ -228,8 +239,8 @@ void Connection::exchange_delete(Channel& channel, const ExchangeDelete& method)
   flush_acks();
   pause();
   broker_.delete_exchange(vhost_, method.exchange, method.if_unused,
-                          on_answer<void>([channel_id = channel.id, nowait = method.nowait, id](Connection& self,
-                                                                                               Result<void> result) {
+                          on_answer<void>([channel_id = channel.id, nowait = method.nowait, id](
+                                              Connection& self, Result<void> result) {
                             if (!result) {
                               self.channel_error(channel_id, result.error(), id);
                             } else if (!nowait) {

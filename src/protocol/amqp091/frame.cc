@@ -25,11 +25,13 @@ void put_header(std::string& out, FrameType type, uint16_t channel, uint32_t siz
 FrameParse next_frame(std::string_view buffer, uint32_t frame_max, Frame& frame, size_t& consumed) {
   if (buffer.size() < 7) return FrameParse::kNeedMore;
   const uint32_t size = read_be32(buffer.substr(3, 4));
-  if (frame_max != 0 && static_cast<uint64_t>(size) + kFrameOverhead > frame_max) return FrameParse::kTooLarge;
+  if (frame_max != 0 && static_cast<uint64_t>(size) + kFrameOverhead > frame_max)
+    return FrameParse::kTooLarge;
   if (buffer.size() < size + kFrameOverhead) return FrameParse::kNeedMore;
   if (static_cast<uint8_t>(buffer[7 + size]) != kFrameEnd) return FrameParse::kBadEnd;
   frame.type = static_cast<uint8_t>(buffer[0]);
-  frame.channel = static_cast<uint16_t>((static_cast<uint8_t>(buffer[1]) << 8) | static_cast<uint8_t>(buffer[2]));
+  frame.channel =
+      static_cast<uint16_t>((static_cast<uint8_t>(buffer[1]) << 8) | static_cast<uint8_t>(buffer[2]));
   frame.payload = buffer.substr(7, size);
   consumed = size + kFrameOverhead;
   return FrameParse::kFrame;
@@ -41,7 +43,9 @@ void write_frame(std::string& out, FrameType type, uint16_t channel, std::string
   out.push_back(static_cast<char>(kFrameEnd));
 }
 
-void write_heartbeat(std::string& out) { write_frame(out, FrameType::kHeartbeat, 0, {}); }
+void write_heartbeat(std::string& out) {
+  write_frame(out, FrameType::kHeartbeat, 0, {});
+}
 
 void write_content(std::string& out, uint16_t channel, std::string_view properties, std::string_view body,
                    uint32_t frame_max) {

@@ -11,7 +11,9 @@ constexpr uint8_t kMaxBrokerPriority = 9;
 constexpr uint8_t kPersistent = 2;
 constexpr size_t kMaxBrokerIdBytes = 255;
 
-bool is_death_header(std::string_view name) { return name.starts_with("x-death-"); }
+bool is_death_header(std::string_view name) {
+  return name.starts_with("x-death-");
+}
 
 std::string field_text(const FieldValue& value) {
   return std::visit(
@@ -38,7 +40,8 @@ std::string field_text(const FieldValue& value) {
       value.value);
 }
 
-int64_t header_number(const std::vector<std::pair<std::string, std::string>>& headers, std::string_view name) {
+int64_t header_number(const std::vector<std::pair<std::string, std::string>>& headers,
+                      std::string_view name) {
   for (const auto& [key, value] : headers) {
     if (key != name) continue;
     int64_t number = 0;
@@ -48,7 +51,8 @@ int64_t header_number(const std::vector<std::pair<std::string, std::string>>& he
   return 0;
 }
 
-std::string header_text(const std::vector<std::pair<std::string, std::string>>& headers, std::string_view name) {
+std::string header_text(const std::vector<std::pair<std::string, std::string>>& headers,
+                        std::string_view name) {
   for (const auto& [key, value] : headers) {
     if (key == name) return value;
   }
@@ -65,7 +69,8 @@ void add_x_death(FieldEntries& headers, const broker::DeliveredMessage& message)
   death.emplace_back("count", FieldValue{header_number(native, "x-death-count")});
   death.emplace_back("reason", FieldValue{reason});
   death.emplace_back("queue", FieldValue{queue});
-  death.emplace_back("time", FieldValue{Timestamp{static_cast<uint64_t>(header_number(native, "x-death-time") / 1000)}});
+  death.emplace_back(
+      "time", FieldValue{Timestamp{static_cast<uint64_t>(header_number(native, "x-death-time") / 1000)}});
   death.emplace_back("exchange", FieldValue{header_text(native, "x-death-exchange")});
   FieldArray keys;
   keys.push_back(FieldValue{header_text(native, "x-death-routing-key")});
@@ -123,9 +128,10 @@ Result<broker::PublishRequest> publish_request(std::string raw_properties, std::
     request.ttl_ms = ttl_ms;
   }
   if (properties.user_id && *properties.user_id != user) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("user_id property \"{}\" is not the connection's user \"{}\"", *properties.user_id, user),
-                 "leave user_id unset or set it to the user the connection logged in as");
+    return Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("user_id property \"{}\" is not the connection's user \"{}\"", *properties.user_id, user),
+        "leave user_id unset or set it to the user the connection logged in as");
   }
   if (properties.message_id && !properties.message_id->empty() &&
       properties.message_id->size() <= kMaxBrokerIdBytes) {
@@ -165,7 +171,8 @@ std::string delivery_properties(const broker::DeliveredMessage& message) {
 std::vector<std::pair<std::string, std::string>> match_headers(std::string_view raw_properties) {
   std::vector<std::pair<std::string, std::string>> out;
   constexpr uint8_t kHeadersFlagInFirstByte = 0x20;  // property 3 of 14: bit 13 of the flag word
-  if (raw_properties.empty() || (static_cast<uint8_t>(raw_properties[0]) & kHeadersFlagInFirstByte) == 0) return out;
+  if (raw_properties.empty() || (static_cast<uint8_t>(raw_properties[0]) & kHeadersFlagInFirstByte) == 0)
+    return out;
   BasicProperties properties;
   WireReader reader(raw_properties);
   FieldEntries headers;

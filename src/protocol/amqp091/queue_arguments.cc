@@ -8,7 +8,8 @@ namespace {
 constexpr int64_t kMaxAmqpPriority = 255;
 constexpr int64_t kMaxTtlMs = UINT32_MAX;
 
-Error bad_argument(std::string_view queue, std::string_view name, std::string_view why, std::string_view fix) {
+Error bad_argument(std::string_view queue, std::string_view name, std::string_view why,
+                   std::string_view fix) {
   return Error(ErrorCode::kInvalidArgument, fmt::format("queue \"{}\": argument {} {}", queue, name, why),
                std::string(fix));
 }
@@ -40,8 +41,9 @@ Status apply(broker::QueueSettings& settings, const std::string& name, const Fie
     auto ms = positive_integer(value, queue, name, 0);
     if (!ms) return std::move(ms).error();
     if (*ms > kMaxTtlMs) {
-      return bad_argument(queue, name, fmt::format("= {} ms is over {} ms (about 49 days), as in RabbitMQ", *ms, kMaxTtlMs),
-                          "use a shorter TTL, or none");
+      return bad_argument(
+          queue, name, fmt::format("= {} ms is over {} ms (about 49 days), as in RabbitMQ", *ms, kMaxTtlMs),
+          "use a shorter TTL, or none");
     }
     // Ballast keeps queue TTLs in whole seconds: rounded up, and at least one second.
     settings.message_ttl_seconds = static_cast<uint32_t>(std::max<int64_t>(1, (*ms + 999) / 1000));
@@ -82,7 +84,8 @@ Status apply(broker::QueueSettings& settings, const std::string& name, const Fie
     auto priority = positive_integer(value, queue, name, 0);
     if (!priority) return std::move(priority).error();
     if (*priority > kMaxAmqpPriority) {
-      return bad_argument(queue, name, fmt::format("= {} is over 255", *priority), "use 1 to 10 (Ballast keeps 0-9)");
+      return bad_argument(queue, name, fmt::format("= {} is over 255", *priority),
+                          "use 1 to 10 (Ballast keeps 0-9)");
     }
     settings.max_priority = static_cast<uint8_t>(std::min<int64_t>(*priority, 9));
   } else if (name == "x-delivery-limit") {
@@ -111,10 +114,12 @@ Status apply(broker::QueueSettings& settings, const std::string& name, const Fie
 
 }  // namespace
 
-Result<broker::QueueSettings> queue_settings_from_arguments(const FieldTable& arguments, const std::string& queue) {
+Result<broker::QueueSettings> queue_settings_from_arguments(const FieldTable& arguments,
+                                                            const std::string& queue) {
   FieldEntries entries;
   if (!parse_table(arguments.raw, entries)) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("queue \"{}\": the arguments table does not parse", queue),
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("queue \"{}\": the arguments table does not parse", queue),
                  "send a well-formed field table (a client library bug)");
   }
   broker::QueueSettings settings;

@@ -10,6 +10,7 @@ namespace ballast::amqp {
 
 // Fails with INVALID_ARGUMENT (or NOT_IMPLEMENTED) naming the argument and the queue.
 // Arguments that do not start with "x-" and unknown x-arguments are ignored, as RabbitMQ does.
-Result<broker::QueueSettings> queue_settings_from_arguments(const FieldTable& arguments, const std::string& queue);
+Result<broker::QueueSettings> queue_settings_from_arguments(const FieldTable& arguments,
+                                                            const std::string& queue);
 
 }  // namespace ballast::amqp

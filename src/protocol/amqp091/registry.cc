@@ -76,7 +76,8 @@ void Registry::cancel_consumers(const QueueKey& queue) {
   auto found = consumers_.extract(queue);
   if (found.empty()) return;
   for (const ConsumerRef& ref : found.mapped()) {
-    if (auto connection = ref.connection.lock()) connection->cancel_consumer_for_deleted_queue(ref.channel, ref.tag);
+    if (auto connection = ref.connection.lock())
+      connection->cancel_consumer_for_deleted_queue(ref.channel, ref.tag);
   }
 }
 

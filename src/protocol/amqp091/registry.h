@@ -30,7 +30,8 @@ class Registry {
 
   void add_consumer(const QueueKey& queue, const std::shared_ptr<Connection>& connection, uint16_t channel,
                     const std::string& tag, bool exclusive);
-  void remove_consumer(const QueueKey& queue, uint64_t connection_id, uint16_t channel, const std::string& tag);
+  void remove_consumer(const QueueKey& queue, uint64_t connection_id, uint16_t channel,
+                       const std::string& tag);
   uint32_t consumer_count(const QueueKey& queue) const;
   bool has_exclusive_consumer(const QueueKey& queue) const;
   // x-expires: `queue` is deleted once it has had no consumer and no use for `expires_ms`.

@@ -176,7 +176,9 @@ struct ValueEncoder {
   }
 };
 
-void encode_value(const FieldValue& value, WireWriter& out) { std::visit(ValueEncoder{out}, value.value); }
+void encode_value(const FieldValue& value, WireWriter& out) {
+  std::visit(ValueEncoder{out}, value.value);
+}
 
 }  // namespace
 
@@ -210,7 +212,9 @@ bool WireReader::long_(uint32_t& value) {
   return true;
 }
 
-bool WireReader::longlong(uint64_t& value) { return unsigned_be(8, value); }
+bool WireReader::longlong(uint64_t& value) {
+  return unsigned_be(8, value);
+}
 
 bool WireReader::bytes(size_t count, std::string_view& value) {
   if (remaining() < count) return false;
@@ -235,7 +239,9 @@ bool WireReader::longstr(std::string& value) {
   return true;
 }
 
-bool WireReader::table(FieldTable& value) { return longstr(value.raw); }
+bool WireReader::table(FieldTable& value) {
+  return longstr(value.raw);
+}
 
 void WireWriter::shortstr(std::string_view value) {
   BALLAST_CHECK(value.size() <= 255, "shortstr of {} bytes", value.size());
@@ -248,9 +254,13 @@ void WireWriter::longstr(std::string_view value) {
   out_.append(value);
 }
 
-bool parse_table(std::string_view raw, FieldEntries& out) { return parse_entries(raw, out, 0); }
+bool parse_table(std::string_view raw, FieldEntries& out) {
+  return parse_entries(raw, out, 0);
+}
 
-FieldTable encode_table(const FieldEntries& entries) { return FieldTable{encode_entries(entries)}; }
+FieldTable encode_table(const FieldEntries& entries) {
+  return FieldTable{encode_entries(entries)};
+}
 
 const FieldValue* find_field(const FieldEntries& entries, std::string_view key) {
   for (const auto& [name, value] : entries) {
@@ -273,6 +283,8 @@ bool field_as_integer(const FieldValue& value, int64_t& out) {
       value.value);
 }
 
-const std::string* field_as_string(const FieldValue& value) { return std::get_if<std::string>(&value.value); }
+const std::string* field_as_string(const FieldValue& value) {
+  return std::get_if<std::string>(&value.value);
+}
 
 }  // namespace ballast::amqp

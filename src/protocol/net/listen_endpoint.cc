@@ -22,25 +22,28 @@ Result<boost::asio::ip::tcp::endpoint> parse_listen_endpoint(const std::string& 
   unsigned port = 0;
   const std::string port_text = listen.substr(colon + 1);
   auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+  if (port_text.empty() || error != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
     return invalid("has no valid port (0-65535)");
   }
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(host, ec);
   if (ec) return invalid("does not name an IP address");
   if (!address.is_loopback() && !insecure_remote) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("refusing to listen on {} ({}): it is not a loopback address, and until "
-                             "authentication exists anyone who can reach the port could read or purge queues",
-                             listen, flag),
-                 "listen on 127.0.0.1 or [::1], or pass --insecure-remote (server.insecure_remote = true) if a "
-                 "firewall or proxy protects the port");
+    return Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("refusing to listen on {} ({}): it is not a loopback address, and until "
+                    "authentication exists anyone who can reach the port could read or purge queues",
+                    listen, flag),
+        "listen on 127.0.0.1 or [::1], or pass --insecure-remote (server.insecure_remote = true) if a "
+        "firewall or proxy protects the port");
   }
   return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
 std::string format_endpoint(const boost::asio::ip::tcp::endpoint& endpoint) {
-  if (endpoint.address().is_v6()) return fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port());
+  if (endpoint.address().is_v6())
+    return fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port());
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 
