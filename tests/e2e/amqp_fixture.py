@@ -127,6 +127,55 @@ def connect_daemon(daemon):
     return pika_connection(host, port)
 
 
+class Skip(Exception):
+    """Raised by a check that does not apply (e.g. a Ballast-only check against RabbitMQ)."""
+
+
+def run_checks(checks, broker, header=""):
+    """Runs each check (a function without arguments) against `broker`, printing CHECK, then
+    PASS / FAIL (with a short traceback, and the ballastd log if it died) / SKIP, and a summary.
+    Returns the process exit status: 1 if any check failed."""
+    import time
+    import traceback
+    passed, failed, skipped = [], [], []
+    started = time.monotonic()
+    print(f"broker: {broker.url}{header}", flush=True)
+    for check in checks:
+        name = check.__name__
+        print(f"CHECK {name}", flush=True)
+        t0 = time.monotonic()
+        try:
+            check()
+        except Skip as why:
+            skipped.append(name)
+            print(f"SKIP {name}: {why}", flush=True)
+        except Exception as error:  # report and keep going
+            failed.append(name)
+            print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
+            traceback.print_exc(limit=4, file=sys.stdout)
+            if broker.daemon is not None and broker.daemon.process.poll() is not None:
+                print("ballastd exited:\n" + broker.log_tail(), flush=True)
+        else:
+            passed.append(name)
+            print(f"PASS {name} ({time.monotonic() - t0:.1f}s)", flush=True)
+    print(f"total time {time.monotonic() - started:.1f}s")
+    if failed:
+        print("failed checks: " + ", ".join(failed))
+    print(f"{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
+    return 1 if failed else 0
+
+
+def exit_with(main):
+    """Runs a test's main() and exits with its status; an exception outside the checks (the
+    broker did not start) is still a clear FAIL with a summary line."""
+    try:
+        sys.exit(main())
+    except Exception as error:
+        print(f"FAIL: {type(error).__name__}: {error}", flush=True)
+        print("0 passed, 1 failed")
+        sys.exit(1)
+
+
 def require_tool(name):
     """Return the tool's path; a missing tool is a failure (under CI=true and everywhere else)."""
     path = shutil.which(name)

@@ -246,9 +246,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as error:  # e.g. the broker did not start: still a clear FAIL and summary
-        print(f"FAIL: {type(error).__name__}: {error}", flush=True)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+    amqp_fixture.exit_with(main)

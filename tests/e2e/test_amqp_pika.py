@@ -18,7 +18,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,8 +37,7 @@ CHECKS = []
 DEADLINE_S = 10  # every wait for a condition is bounded by this
 
 
-class Skip(Exception):
-    """Raised by a Ballast-only check when the server is RabbitMQ."""
+Skip = amqp_fixture.Skip  # raised by a Ballast-only check when the server is RabbitMQ
 
 
 def check(fn):
@@ -1015,40 +1013,11 @@ def main():
         if unknown:
             print(f"unknown checks: {sorted(unknown)}")
             return 2
-    passed, failed, skipped = [], [], []
-    started = time.monotonic()
     with amqp_fixture.broker_from_args(ARGS) as broker:
         BROKER = broker
-        print(f"broker: {broker.url} ({'ballastd' if broker.is_ballast else 'external server'};"
-              f" rabbitmq mode={ARGS.rabbitmq})", flush=True)
-        for fn in selected:
-            print(f"CHECK {fn.__name__}", flush=True)
-            t0 = time.monotonic()
-            try:
-                fn()
-            except Skip as why:
-                skipped.append(fn.__name__)
-                print(f"SKIP {fn.__name__}: {why}", flush=True)
-            except Exception as error:  # report and keep going
-                failed.append(fn.__name__)
-                print(f"FAIL {fn.__name__}: {type(error).__name__}: {error}", flush=True)
-                traceback.print_exc(limit=4, file=sys.stdout)
-                if broker.daemon is not None and broker.daemon.process.poll() is not None:
-                    print("ballastd exited:\n" + broker.log_tail(), flush=True)
-            else:
-                passed.append(fn.__name__)
-                print(f"PASS {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-    print(f"total time {time.monotonic() - started:.1f}s")
-    if failed:
-        print("failed checks: " + ", ".join(failed))
-    print(f"{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
-    return 1 if failed else 0
+        kind = "ballastd" if broker.is_ballast else "external server"
+        return amqp_fixture.run_checks(selected, broker, f" ({kind}; rabbitmq mode={ARGS.rabbitmq})")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as error:  # e.g. the broker did not start: still a clear FAIL and summary
-        print(f"FAIL: {type(error).__name__}: {error}", flush=True)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+    amqp_fixture.exit_with(main)

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -244,8 +243,6 @@ def main():
     global ARGS, BROKER
     parser = amqp_fixture.add_broker_args(argparse.ArgumentParser(description=__doc__))
     ARGS = parser.parse_args()
-    passed, failed = [], []
-    started = time.monotonic()
     try:
         for name in TOOLS:
             amqp_fixture.require_tool(name)
@@ -255,30 +252,8 @@ def main():
         return 1
     with amqp_fixture.broker_from_args(ARGS) as broker:
         BROKER = broker
-        print(f"broker: {broker.url}", flush=True)
-        for fn in CHECKS:
-            print(f"CHECK {fn.__name__}", flush=True)
-            t0 = time.monotonic()
-            try:
-                fn()
-            except Exception as error:
-                failed.append(fn.__name__)
-                print(f"FAIL {fn.__name__}: {type(error).__name__}: {error}", flush=True)
-                traceback.print_exc(limit=3, file=sys.stdout)
-            else:
-                passed.append(fn.__name__)
-                print(f"PASS {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-    print(f"total time {time.monotonic() - started:.1f}s")
-    if failed:
-        print("failed checks: " + ", ".join(failed))
-    print(f"{len(passed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+        return amqp_fixture.run_checks(CHECKS, broker)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as error:  # e.g. the broker did not start: still a clear FAIL and summary
-        print(f"FAIL: {type(error).__name__}: {error}", flush=True)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+    amqp_fixture.exit_with(main)
