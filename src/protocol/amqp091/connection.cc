@@ -579,7 +579,15 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
       [&](auto& m) -> bool {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, ChannelClose>) {
+          // Polls still out may bring deliveries: close-ok waits until they are back in their
+          // queues, so that the client finds them there once it has it (as with RabbitMQ).
+          for (const auto& [tag, consumer] : channel.consumers)
+            channel.polls_before_close_ok += consumer.polling;
           release_channel(channel);
+          if (channel.polls_before_close_ok > 0) {
+            pause();
+            return true;
+          }
           send(channel.id, ChannelCloseOk{});
           channels_.erase(channel.id);
         } else if constexpr (std::is_same_v<M, ChannelFlow>) {

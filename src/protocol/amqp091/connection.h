@@ -159,6 +159,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, Unacked> unacked;
     std::map<std::string, Consumer> consumers;
     bool flow_active = true;
+    uint32_t polls_before_close_ok = 0;  // channel.close received; consumer polls still out
   };
 
   // Input.

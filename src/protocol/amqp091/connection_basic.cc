@@ -263,6 +263,17 @@ void Connection::pump_all() {
 
 void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, const std::string& queue,
                               Result<std::vector<broker::DeliveredMessage>> result) {
+  if (Channel* closing = find_channel(channel_ref.id); closing != nullptr &&
+                                                       closing->incarnation == channel_ref.incarnation &&
+                                                       closing->polls_before_close_ok > 0) {
+    if (result) return_deliveries(broker_, vhost_, queue, *result);
+    if (--closing->polls_before_close_ok == 0) {
+      send(channel_ref.id, ChannelCloseOk{});
+      channels_.erase(channel_ref.id);
+      resume();
+    }
+    return;
+  }
   Channel* channel = find_channel(channel_ref);
   Consumer* consumer = nullptr;
   if (channel != nullptr && state_ == State::kOpen) {
