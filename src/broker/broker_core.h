@@ -15,6 +15,7 @@
 
 #include "broker/broker.h"
 #include "broker/commit_plan.h"
+#include "broker/content_sink.h"
 #include "broker/event_loop.h"
 #include "broker/exchange_table.h"
 #include "broker/hot_messages.h"
@@ -73,6 +74,11 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // Compacts the oldest segment if it lags, then writes a checkpoint (which reclaims dead
   // segments); `done` runs once the checkpoint is on disk. Used by tests and maintenance.
   void checkpoint_now(Callback<void> done);
+
+  // Hands every queue, exchange table and message, as recovered by open(), to `sink`
+  // (broker_export.cc). Only between open() and run(), on the opening thread; reads the
+  // journal and writes nothing.
+  void export_contents(ContentSink& sink);
 
  private:
   struct Waiter {

@@ -47,17 +47,6 @@ struct ReplayCursor {
   std::chrono::steady_clock::time_point last_progress = started;
 };
 
-// Offset of the next valid record of `generation` with a sequence number above `min_seq`,
-// searching byte by byte after `from`; none if there is none.
-std::optional<uint64_t> find_next_valid(std::span<const std::byte> bytes, uint64_t from, uint32_t generation,
-                                        uint64_t min_seq, uint32_t max_payload) {
-  for (uint64_t offset = from + 1; offset + kRecordHeaderBytes <= bytes.size(); ++offset) {
-    const auto decoded = decode_record(bytes.subspan(offset), generation, max_payload);
-    if (decoded.status == DecodeStatus::kOk && decoded.header.seq > min_seq) return offset;
-  }
-  return std::nullopt;
-}
-
 void report_corrupt(RecoveryReport& report, const fs::path& path, CorruptRange range) {
   report.problems.push_back(
       fmt::format("STORAGE_CORRUPT: {} bytes {}..{} cannot be read ({}); the records there are quarantined",
@@ -217,7 +206,7 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
     if (!in_order) {
       group.clear();
       const uint64_t min_seq = expected_seq ? *expected_seq - 1 : 0;
-      auto resume = find_next_valid(bytes, offset, generation, min_seq, max_payload);
+      auto resume = find_next_record(bytes, offset, generation, min_seq, max_payload);
       const std::string reason =
           decoded.status == DecodeStatus::kOk
               ? fmt::format("sequence {} where {} was expected", decoded.header.seq, *expected_seq)

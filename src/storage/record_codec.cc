@@ -1,6 +1,8 @@
 #include "storage/record_codec.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 #include "util/bytes.h"
 #include "util/check.h"
@@ -81,6 +83,22 @@ DecodedRecord decode_record(std::span<const std::byte> input, uint32_t expected_
   result.payload = input.subspan(kRecordHeaderBytes, header.payload_bytes);
   result.total_bytes = total;
   return result;
+}
+
+std::optional<uint64_t> find_next_record(std::span<const std::byte> bytes, uint64_t from, uint32_t generation,
+                                         uint64_t min_seq, uint32_t max_payload_bytes) {
+  std::array<std::byte, 4> generation_bytes;
+  for (size_t i = 0; i < generation_bytes.size(); ++i) {
+    generation_bytes[i] = static_cast<std::byte>((generation >> (8 * i)) & 0xFFu);
+  }
+  constexpr size_t kGenerationOffset = 12;
+  for (uint64_t offset = from + 1; offset + kRecordHeaderBytes <= bytes.size(); ++offset) {
+    // Cheap filter first: most offsets (a zero tail, a body) do not carry the generation.
+    if (std::memcmp(bytes.data() + offset + kGenerationOffset, generation_bytes.data(), 4) != 0) continue;
+    const auto decoded = decode_record(bytes.subspan(offset), generation, max_payload_bytes);
+    if (decoded.status == DecodeStatus::kOk && decoded.header.seq > min_seq) return offset;
+  }
+  return std::nullopt;
 }
 
 }  // namespace ballast::storage

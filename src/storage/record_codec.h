@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -54,5 +55,11 @@ struct DecodedRecord {
 
 DecodedRecord decode_record(std::span<const std::byte> input, uint32_t expected_generation,
                             uint32_t max_payload_bytes);
+
+// Offset of the first valid record of `generation` with a sequence number above `min_seq` that
+// starts after `from`, searching byte by byte; none if there is none. This is how a reader
+// finds where to resume after damage.
+std::optional<uint64_t> find_next_record(std::span<const std::byte> bytes, uint64_t from, uint32_t generation,
+                                         uint64_t min_seq, uint32_t max_payload_bytes);
 
 }  // namespace ballast::storage

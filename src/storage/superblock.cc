@@ -74,4 +74,19 @@ Result<Superblock> load_or_create_superblock(FileSystem& fs, const std::filesyst
   return block;
 }
 
+Result<Superblock> read_superblock(FileSystem& fs, const std::filesystem::path& data_dir) {
+  const std::filesystem::path path = data_dir / "superblock";
+  auto present = fs.exists(path);
+  if (!present) return std::move(present).error();
+  if (!*present) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("{} does not exist, so {} is not a Ballast data directory", path.string(),
+                             data_dir.string()),
+                 "give the directory that ballastd's storage.data_dir (--data-dir) names");
+  }
+  auto bytes = read_whole_file(fs, path);
+  if (!bytes) return std::move(bytes).error();
+  return decode(*bytes, path);
+}
+
 }  // namespace ballast::storage

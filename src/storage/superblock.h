@@ -25,4 +25,8 @@ struct Superblock {
 Result<Superblock> load_or_create_superblock(FileSystem& fs, const std::filesystem::path& data_dir,
                                              int64_t now_ms);
 
+// Reads the superblock without ever writing: for the offline tools. Fails as above, and with
+// NOT_FOUND when `data_dir` holds no superblock (it is not a Ballast data directory).
+Result<Superblock> read_superblock(FileSystem& fs, const std::filesystem::path& data_dir);
+
 }  // namespace ballast::storage

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/journal_commands.h"
 #include "tools/peek_command.h"
 #include "tools/queue_commands.h"
 #include "tools/receive_command.h"
@@ -34,6 +35,9 @@ std::string help_footer() {
          "  1  the server refused the request; its error code, message and fix are printed\n"
          "  2  usage error: bad arguments or options\n"
          "  3  cannot reach the server: is ballastd running? Check --server / BALLAST_SERVER\n"
+         "  4  journal verify: the journal is damaged; each damaged range is printed\n"
+         "  5  journal verify / salvage: the data directory cannot be used (a running ballastd\n"
+         "     holds it, permission, I/O); the error code, message and fix are printed\n"
          "\n"
          "Documentation: docs/cli.md";
 }
@@ -52,6 +56,7 @@ ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& enviro
   ReceiveCommand receive(app, globals, selected);
   PeekCommand peek(app, globals, selected);
   StatsCommand stats(app, globals, selected);
+  JournalCommands journal(app, globals, selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

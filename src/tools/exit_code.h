@@ -17,6 +17,8 @@ enum class ExitCode : int {
   kRefused = 1,      // the server refused the request (or the CLI could not write its output)
   kUsage = 2,        // bad arguments or options, reported by CLI11 or by the CLI itself
   kUnreachable = 3,  // the server could not be reached (SERVER_UNREACHABLE)
+  kDamaged = 4,      // `ballast journal verify` found damage (printed on stdout)
+  kLocalError = 5,   // a data directory could not be used: locked by a ballastd, permission, I/O
 };
 
 // The two lines above, each ending in '\n'; no "Fix:" line when the fix is empty.
