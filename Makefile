@@ -1,10 +1,12 @@
 # Ballast front door. `make run` starts ballastd on the embedded default; `make test` runs every
-# test with AddressSanitizer + UndefinedBehaviorSanitizer; `make bench` runs the benchmarks.
+# test with AddressSanitizer + UndefinedBehaviorSanitizer; `make bench` runs the benchmarks;
+# `make fuzz` runs each libFuzzer target for FUZZ_SECONDS (tests/fuzz/README.md).
 SHELL := /bin/bash
 JOBS ?= 2
+FUZZ_SECONDS ?= 60
 export CCACHE_DIR ?= $(HOME)/.cache/ballast-ccache
 
-.PHONY: deps deps-bench configure-release build-release build-test run test bench clean
+.PHONY: deps deps-bench configure-release build-release build-test run test bench fuzz clean
 
 deps:
 	scripts/install-deps
@@ -33,6 +35,10 @@ test: build-test
 
 bench: deps-bench build-release
 	bench/run-all build/release
+
+fuzz:
+	scripts/install-deps --fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/run-fuzz
 
 clean:
 	rm -rf build
