@@ -65,6 +65,7 @@ Status BrokerCore::open() {
   journal_options.segment_bytes = options_.segment_bytes;
   journal_options.sync_policy = sync_policy(options_.sync_mode);
   journal_options.sync_interval_ms = options_.sync_interval_ms;
+  journal_options.commit_window_us = options_.commit_window_us;
   journal_options.reserve_bytes = options_.reserve_bytes;
   journal_options.file_system = file_system_;
   journal_options.defect = options_.journal_defect;
@@ -167,21 +168,37 @@ void BrokerCore::cancel_receive(std::string vhost, std::string name, uint64_t wa
 
 void BrokerCore::ack(std::string vhost, std::string name, std::vector<std::string> receipts,
                      Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
-                 done]() mutable { do_ack(vhost, name, receipts, std::move(done)); });
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{std::move(receipts), {}},
+           done]() mutable { do_ack(vhost, name, list, std::move(done)); });
+}
+
+void BrokerCore::ack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                            Callback<SettleOutcome> done) {
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{{}, std::move(leases)},
+           done]() mutable { do_ack(vhost, name, list, std::move(done)); });
 }
 
 void BrokerCore::nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
                       Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
-                 requeue, done]() mutable { do_nack(vhost, name, receipts, requeue, std::move(done)); });
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{std::move(receipts), {}},
+           requeue, done]() mutable { do_nack(vhost, name, list, requeue, std::move(done)); });
+}
+
+void BrokerCore::nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
+                             Callback<SettleOutcome> done) {
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{{}, std::move(leases)},
+           requeue, done]() mutable { do_nack(vhost, name, list, requeue, std::move(done)); });
 }
 
 void BrokerCore::extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                         uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
-                 visibility_timeout_seconds, done]() mutable {
-    do_extend(vhost, name, receipts, visibility_timeout_seconds, std::move(done));
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name),
+                 list = LeaseList{std::move(receipts), {}}, visibility_timeout_seconds, done]() mutable {
+    do_extend(vhost, name, list, visibility_timeout_seconds, std::move(done));
   });
 }
 
