@@ -119,6 +119,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
 
   // Commits (broker_core.cc).
   Status submit(CommitPlan plan, std::function<void(Status)> finished);
+  // The three phases of a submitted plan (commit_plan.h says in which order they act).
+  void apply_appended(CommitPlan& plan, const std::vector<storage::AppendedRecord>& appended);
+  void apply_durable(CommitPlan& plan);
+  void undo(CommitPlan& plan);
   void submit_in_background(CommitPlan plan, std::string_view what);
   void plan_settle(CommitPlan& plan, Queue& queue, uint64_t key, SettleReason reason);
   void plan_append(CommitPlan& plan, Queue& queue, MessageAppendedRecord record, uint32_t body_bytes);

@@ -123,7 +123,7 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
   CommitPlan plan;
   auto room = plan_room(queue, stored.size(), stored_bytes, plan);
   if (!room) {
-    for (auto it = plan.on_failed.rbegin(); it != plan.on_failed.rend(); ++it) (*it)();
+    undo(plan);
     return done(std::move(room).error());
   }
   for (size_t index : stored) {
