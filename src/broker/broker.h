@@ -126,6 +126,7 @@ struct BrokerOptions {
   SyncMode sync_mode = SyncMode::kAlways;      // storage.sync_mode
   uint32_t sync_interval_ms = 200;             // storage.sync_interval_ms
   uint32_t commit_window_us = 500;             // storage.commit_window_us
+  uint32_t self_check_interval_ms = 5000;      // storage.self_check_interval_ms
   uint64_t reserve_bytes = 64ull << 20;        // storage.reserve_bytes
   uint32_t checkpoint_interval_ms = 30000;     // storage.checkpoint_interval_ms
   uint64_t max_message_bytes = 16ull << 20;    // limits.max_message_bytes

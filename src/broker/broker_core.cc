@@ -66,6 +66,7 @@ Status BrokerCore::open() {
   journal_options.sync_policy = sync_policy(options_.sync_mode);
   journal_options.sync_interval_ms = options_.sync_interval_ms;
   journal_options.commit_window_us = options_.commit_window_us;
+  journal_options.self_check_interval_ms = options_.self_check_interval_ms;
   journal_options.reserve_bytes = options_.reserve_bytes;
   journal_options.file_system = file_system_;
   journal_options.defect = options_.journal_defect;
@@ -410,6 +411,7 @@ std::optional<Error> BrokerCore::storage_refusal() const {
 
 std::optional<Error> BrokerCore::growth_refusal() const {
   if (auto error = journal_->sticky_error()) return error;
+  if (auto error = journal_->self_check_error()) return error;
   if (!journal_->reserve_in_use()) return std::nullopt;
   return Error(ErrorCode::kStorageFull,
                fmt::format("the file system holding {} is full; the journal is running on its reserve "
