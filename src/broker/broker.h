@@ -125,6 +125,8 @@ struct BrokerOptions {
   uint64_t segment_bytes = 64ull << 20;        // storage.segment_size
   SyncMode sync_mode = SyncMode::kAlways;      // storage.sync_mode
   uint32_t sync_interval_ms = 200;             // storage.sync_interval_ms
+  uint32_t commit_window_us = 500;             // storage.commit_window_us
+  uint32_t self_check_interval_ms = 5000;      // storage.self_check_interval_ms
   uint64_t reserve_bytes = 64ull << 20;        // storage.reserve_bytes
   uint32_t checkpoint_interval_ms = 30000;     // storage.checkpoint_interval_ms
   uint64_t max_message_bytes = 16ull << 20;    // limits.max_message_bytes
@@ -187,6 +189,11 @@ class Broker {
   // requeue=false dead-letters (reason "rejected").
   virtual void nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
                     Callback<SettleOutcome> done) = 0;
+  // ack and nack with the leases as numbers (DeliveredMessage::lease); the same rules.
+  virtual void ack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                          Callback<SettleOutcome> done) = 0;
+  virtual void nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
+                           Callback<SettleOutcome> done) = 0;
   virtual void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                       uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) = 0;
   virtual void peek(std::string vhost, std::string name, uint32_t max_messages,

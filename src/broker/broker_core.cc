@@ -65,6 +65,8 @@ Status BrokerCore::open() {
   journal_options.segment_bytes = options_.segment_bytes;
   journal_options.sync_policy = sync_policy(options_.sync_mode);
   journal_options.sync_interval_ms = options_.sync_interval_ms;
+  journal_options.commit_window_us = options_.commit_window_us;
+  journal_options.self_check_interval_ms = options_.self_check_interval_ms;
   journal_options.reserve_bytes = options_.reserve_bytes;
   journal_options.file_system = file_system_;
   journal_options.defect = options_.journal_defect;
@@ -167,21 +169,37 @@ void BrokerCore::cancel_receive(std::string vhost, std::string name, uint64_t wa
 
 void BrokerCore::ack(std::string vhost, std::string name, std::vector<std::string> receipts,
                      Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
-                 done]() mutable { do_ack(vhost, name, receipts, std::move(done)); });
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{std::move(receipts), {}},
+           done]() mutable { do_ack(vhost, name, list, std::move(done)); });
+}
+
+void BrokerCore::ack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                            Callback<SettleOutcome> done) {
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{{}, std::move(leases)},
+           done]() mutable { do_ack(vhost, name, list, std::move(done)); });
 }
 
 void BrokerCore::nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
                       Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
-                 requeue, done]() mutable { do_nack(vhost, name, receipts, requeue, std::move(done)); });
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{std::move(receipts), {}},
+           requeue, done]() mutable { do_nack(vhost, name, list, requeue, std::move(done)); });
+}
+
+void BrokerCore::nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
+                             Callback<SettleOutcome> done) {
+  on_loop(done,
+          [this, vhost = std::move(vhost), name = std::move(name), list = LeaseList{{}, std::move(leases)},
+           requeue, done]() mutable { do_nack(vhost, name, list, requeue, std::move(done)); });
 }
 
 void BrokerCore::extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                         uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) {
-  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name), receipts = std::move(receipts),
-                 visibility_timeout_seconds, done]() mutable {
-    do_extend(vhost, name, receipts, visibility_timeout_seconds, std::move(done));
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name),
+                 list = LeaseList{std::move(receipts), {}}, visibility_timeout_seconds, done]() mutable {
+    do_extend(vhost, name, list, visibility_timeout_seconds, std::move(done));
   });
 }
 
@@ -393,6 +411,7 @@ std::optional<Error> BrokerCore::storage_refusal() const {
 
 std::optional<Error> BrokerCore::growth_refusal() const {
   if (auto error = journal_->sticky_error()) return error;
+  if (auto error = journal_->self_check_error()) return error;
   if (!journal_->reserve_in_use()) return std::nullopt;
   return Error(ErrorCode::kStorageFull,
                fmt::format("the file system holding {} is full; the journal is running on its reserve "
@@ -408,23 +427,68 @@ Status BrokerCore::submit(CommitPlan plan, std::function<void(Status)> finished)
   auto appended = journal_->append(shared->records, [this, shared, finished](Status status) {
     const bool posted = loop_.post([this, shared, finished, status]() mutable {
       if (status) {
-        for (auto& action : shared->on_durable) action();
+        apply_durable(*shared);
         serve_queued_waiters();
       } else {
-        for (auto it = shared->on_failed.rbegin(); it != shared->on_failed.rend(); ++it) (*it)();
+        undo(*shared);
       }
       finished(std::move(status));
     });
     BALLAST_CHECK(posted, "a journal commit completed after the broker loop stopped");
   });
   if (!appended) {
-    for (auto it = shared->on_failed.rbegin(); it != shared->on_failed.rend(); ++it) (*it)();
+    undo(*shared);
     return std::move(appended).error();
   }
-  for (size_t i = 0; i < shared->on_appended.size(); ++i) {
-    if (shared->on_appended[i]) shared->on_appended[i]((*appended)[i]);
-  }
+  apply_appended(*shared, *appended);
   return ok_status();
+}
+
+void BrokerCore::apply_appended(CommitPlan& plan, const std::vector<storage::AppendedRecord>& appended) {
+  for (size_t i = 0; i < plan.on_appended.size(); ++i) {
+    if (plan.on_appended[i]) plan.on_appended[i](appended[i]);
+  }
+  for (PlannedAppend& append : plan.appends) {
+    const storage::AppendedRecord& where = appended[append.record_index];
+    append.entry.key = where.seq;
+    append.entry.segment_id = where.location.segment_id;
+    append.entry.offset = where.location.offset;
+    append.entry.record_bytes = where.location.bytes;
+    queues_.at(append.queue_id)->add(append.entry);
+    track_location(append.entry.segment_id, +1);
+    hot_messages_.put(where.seq, std::move(append.message));
+  }
+}
+
+void BrokerCore::apply_durable(CommitPlan& plan) {
+  for (const PlannedAppend& append : plan.appends) {
+    auto found = queues_.find(append.queue_id);
+    if (found == queues_.end()) continue;
+    found->second->make_visible(append.entry.key, clock_->wall_ms());
+    queues_to_serve_.insert(append.queue_id);
+  }
+  for (const PlannedSettle& settle : plan.settles) {
+    auto found = queues_.find(settle.queue_id);
+    const MessageEntry* settled = found == queues_.end() ? nullptr : found->second->find(settle.key);
+    if (settled == nullptr) continue;
+    track_location(settled->segment_id, -1);
+    found->second->remove(settle.key);
+  }
+  for (auto& action : plan.on_durable) action();
+}
+
+void BrokerCore::undo(CommitPlan& plan) {
+  for (auto it = plan.on_failed.rbegin(); it != plan.on_failed.rend(); ++it) (*it)();
+  for (auto it = plan.settles.rbegin(); it != plan.settles.rend(); ++it) {
+    auto found = queues_.find(it->queue_id);
+    if (found != queues_.end()) found->second->abort_settle(it->key, EntryState::kReady);
+  }
+  for (auto it = plan.appends.rbegin(); it != plan.appends.rend(); ++it) {
+    auto found = queues_.find(it->queue_id);
+    if (found == queues_.end() || it->entry.key == 0) continue;
+    if (const MessageEntry* entry = found->second->find(it->entry.key)) track_location(entry->segment_id, -1);
+    found->second->remove(it->entry.key);
+  }
 }
 
 void BrokerCore::submit_in_background(CommitPlan plan, std::string_view what) {
@@ -446,17 +510,7 @@ void BrokerCore::plan_settle(CommitPlan& plan, Queue& queue, uint64_t key, Settl
   queue.begin_settle(key);
   plan.add({static_cast<uint16_t>(RecordType::kMessageSettled), false,
             encode(MessageSettledRecord{queue_id, key, reason})});
-  plan.on_durable.push_back([this, queue_id, key] {
-    auto found = queues_.find(queue_id);
-    const MessageEntry* settled = found == queues_.end() ? nullptr : found->second->find(key);
-    if (settled == nullptr) return;
-    track_location(settled->segment_id, -1);
-    found->second->remove(key);
-  });
-  plan.on_failed.push_back([this, queue_id, key] {
-    auto found = queues_.find(queue_id);
-    if (found != queues_.end()) found->second->abort_settle(key, EntryState::kReady);
-  });
+  plan.settles.push_back(PlannedSettle{queue_id, key});
 }
 
 void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedRecord record,
@@ -470,32 +524,8 @@ void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedReco
   entry.body_bytes = body_bytes;
   entry.state = EntryState::kPending;
   record.queue_id = queue_id;
-  auto key = std::make_shared<uint64_t>(0);
-  std::string payload = encode(record);
-  plan.add({static_cast<uint16_t>(RecordType::kMessageAppended), false, std::move(payload)},
-           [this, queue_id, entry, key,
-            record = std::move(record)](const storage::AppendedRecord& appended) mutable {
-             entry.key = appended.seq;
-             entry.segment_id = appended.location.segment_id;
-             entry.offset = appended.location.offset;
-             entry.record_bytes = appended.location.bytes;
-             *key = appended.seq;
-             queues_.at(queue_id)->add(entry);
-             track_location(entry.segment_id, +1);
-             hot_messages_.put(appended.seq, std::move(record));
-           });
-  plan.on_durable.push_back([this, queue_id, key] {
-    auto found = queues_.find(queue_id);
-    if (found == queues_.end()) return;
-    found->second->make_visible(*key, clock_->wall_ms());
-    queues_to_serve_.insert(queue_id);
-  });
-  plan.on_failed.push_back([this, queue_id, key] {
-    auto found = queues_.find(queue_id);
-    if (found == queues_.end() || *key == 0) return;
-    if (const MessageEntry* entry = found->second->find(*key)) track_location(entry->segment_id, -1);
-    found->second->remove(*key);
-  });
+  plan.add({static_cast<uint16_t>(RecordType::kMessageAppended), false, encode(record)});
+  plan.appends.push_back(PlannedAppend{plan.records.size() - 1, queue_id, entry, std::move(record)});
 }
 
 void BrokerCore::serve_queued_waiters() {

@@ -57,6 +57,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
            Callback<SettleOutcome> done) override;
   void nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
             Callback<SettleOutcome> done) override;
+  void ack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                  Callback<SettleOutcome> done) override;
+  void nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
+                   Callback<SettleOutcome> done) override;
   void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
               uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) override;
   void peek(std::string vhost, std::string name, uint32_t max_messages,
@@ -89,10 +93,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // How often a spent disk reserve is allocated again (and how long after start the first try).
   static constexpr int64_t kReserveRetryMs = 1000;
 
-  struct ParsedReceipt {
-    uint64_t queue_id = 0;
-    uint64_t key = 0;
-    uint64_t nonce = 0;
+  // What an ack, nack or extend names: receipt strings (HTTP), or leases as numbers (AMQP).
+  struct LeaseList {
+    std::vector<std::string> receipts;
+    std::vector<LeaseRef> leases;
   };
 
   // Posts `task` to the loop, or answers SHUTTING_DOWN when the broker is stopping.
@@ -121,6 +125,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
 
   // Commits (broker_core.cc).
   Status submit(CommitPlan plan, std::function<void(Status)> finished);
+  // The three phases of a submitted plan (commit_plan.h says in which order they act).
+  void apply_appended(CommitPlan& plan, const std::vector<storage::AppendedRecord>& appended);
+  void apply_durable(CommitPlan& plan);
+  void undo(CommitPlan& plan);
   void submit_in_background(CommitPlan plan, std::string_view what);
   void plan_settle(CommitPlan& plan, Queue& queue, uint64_t key, SettleReason reason);
   void plan_append(CommitPlan& plan, Queue& queue, MessageAppendedRecord record, uint32_t body_bytes);
@@ -162,18 +170,20 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void do_cancel_receive(const std::string& vhost, const std::string& name, uint64_t waiter_id);
   void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
                   Callback<std::vector<DeliveredMessage>> done);
-  Result<std::vector<uint64_t>> validate_receipts(Queue& queue, const std::vector<std::string>& receipts);
-  // The queue and message keys named by `receipts`, if they are all valid leases and the
-  // journal can commit; else the error to answer.
+  // The message keys `list` names (each once), if every one is a live lease of `queue`; else
+  // RECEIPT_INVALID quoting the first bad receipt.
+  Result<std::vector<uint64_t>> validate_receipts(Queue& queue, const LeaseList& list);
+  // The queue and message keys named by `list`, if they are all valid leases and the journal
+  // can commit; else the error to answer.
   Result<std::pair<Queue*, std::vector<uint64_t>>> leased_messages(const std::string& vhost,
                                                                    const std::string& name,
-                                                                   const std::vector<std::string>& receipts);
-  void do_ack(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
+                                                                   const LeaseList& list);
+  void do_ack(const std::string& vhost, const std::string& name, const LeaseList& list,
               Callback<SettleOutcome> done);
-  void do_nack(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
-               bool requeue, Callback<SettleOutcome> done);
-  void do_extend(const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts,
-                 uint32_t seconds, Callback<SettleOutcome> done);
+  void do_nack(const std::string& vhost, const std::string& name, const LeaseList& list, bool requeue,
+               Callback<SettleOutcome> done);
+  void do_extend(const std::string& vhost, const std::string& name, const LeaseList& list, uint32_t seconds,
+                 Callback<SettleOutcome> done);
   void do_peek(const std::string& vhost, const std::string& name, uint32_t max,
                Callback<std::vector<DeliveredMessage>> done);
   // Submits `plan` and answers `done` with `count` once it is durable (or with its error).
@@ -185,8 +195,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void serve_queued_waiters();
   void tick();
   void expire_waiters(int64_t now_monotonic_ms);
-  std::string make_receipt(uint64_t queue_id, uint64_t key, uint64_t nonce) const;
-  std::optional<ParsedReceipt> parse_receipt(const std::string& receipt) const;
+  std::string make_receipt(const LeaseRef& lease) const;
+  std::optional<LeaseRef> parse_receipt(const std::string& receipt) const;
 
   // Recovery and checkpoints (broker_recovery.cc).
   void load_snapshot(std::span<const std::byte> snapshot) override;

@@ -39,13 +39,23 @@ void add_death_headers(MessageProperties& properties, const Queue& source, std::
   properties.headers.emplace_back("x-death-routing-key", properties.amqp_routing_key);
 }
 
-}  // namespace
-
-std::string BrokerCore::make_receipt(uint64_t queue_id, uint64_t key, uint64_t nonce) const {
-  return fmt::format("{:x}-{:x}-{:x}-{:x}", instance_tag_, queue_id, key, nonce);
+// `keys` with every repeat after its first occurrence removed, in order.
+std::vector<uint64_t> without_repeats(std::vector<uint64_t> keys) {
+  std::vector<uint64_t> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) return keys;
+  std::set<uint64_t> seen;
+  std::erase_if(keys, [&](uint64_t key) { return !seen.insert(key).second; });
+  return keys;
 }
 
-std::optional<BrokerCore::ParsedReceipt> BrokerCore::parse_receipt(const std::string& receipt) const {
+}  // namespace
+
+std::string BrokerCore::make_receipt(const LeaseRef& lease) const {
+  return fmt::format("{:x}-{:x}-{:x}-{:x}", instance_tag_, lease.queue_id, lease.key, lease.nonce);
+}
+
+std::optional<LeaseRef> BrokerCore::parse_receipt(const std::string& receipt) const {
   uint64_t parts[4] = {};
   const char* cursor = receipt.data();
   const char* end = receipt.data() + receipt.size();
@@ -59,7 +69,7 @@ std::optional<BrokerCore::ParsedReceipt> BrokerCore::parse_receipt(const std::st
     }
   }
   if (cursor != end || parts[0] != instance_tag_) return std::nullopt;
-  return ParsedReceipt{parts[1], parts[2], parts[3]};
+  return LeaseRef{parts[1], parts[2], parts[3]};
 }
 
 Result<MessageAppendedRecord> BrokerCore::read_message(const MessageEntry& entry) {
@@ -128,7 +138,8 @@ std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const Receive
         request.hold_until_settled ? kNeverExpires : now_monotonic + static_cast<int64_t>(visibility) * 1000;
     queue.lease(*key, Lease{lease_deadline, nonce});
     message->delivery_count = entry.delivery_count;
-    message->receipt = make_receipt(queue.id(), *key, nonce);
+    message->lease = LeaseRef{queue.id(), *key, nonce};
+    if (request.receipt_strings) message->receipt = make_receipt(message->lease);
     delivered.push_back(std::move(*message));
   }
   submit_in_background(std::move(dead_letters), "dead-lettering on delivery");
@@ -206,18 +217,22 @@ void BrokerCore::expire_waiters(int64_t now_monotonic_ms) {
   }
 }
 
-Result<std::vector<uint64_t>> BrokerCore::validate_receipts(Queue& queue,
-                                                            const std::vector<std::string>& receipts) {
-  if (receipts.empty()) {
+Result<std::vector<uint64_t>> BrokerCore::validate_receipts(Queue& queue, const LeaseList& list) {
+  const size_t count = list.receipts.empty() ? list.leases.size() : list.receipts.size();
+  if (count == 0) {
     return Error(ErrorCode::kInvalidArgument, "the request lists no receipt",
                  "send {\"receipts\": [\"...\"]} with the receipts from /receive");
   }
+  const auto receipt_text = [&](size_t i) {
+    return list.receipts.empty() ? make_receipt(list.leases[i]) : list.receipts[i];
+  };
   std::vector<uint64_t> keys;
-  std::set<uint64_t> seen;
-  for (const std::string& receipt : receipts) {
-    const auto parsed = parse_receipt(receipt);
+  keys.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const auto parsed =
+        list.receipts.empty() ? std::optional(list.leases[i]) : parse_receipt(list.receipts[i]);
     if (!parsed || parsed->queue_id != queue.id()) {
-      return receipt_error(receipt, queue,
+      return receipt_error(receipt_text(i), queue,
                            "is not a receipt of this queue in this broker run (receipts do not "
                            "survive a restart: the message is redelivered instead)");
     }
@@ -225,13 +240,13 @@ Result<std::vector<uint64_t>> BrokerCore::validate_receipts(Queue& queue,
     const Lease* lease = queue.find_lease(parsed->key);
     if (entry == nullptr || entry->state != EntryState::kLeased || lease == nullptr ||
         lease->nonce != parsed->nonce) {
-      return receipt_error(receipt, queue,
+      return receipt_error(receipt_text(i), queue,
                            "has expired or was already used: its lease ended and the message "
                            "went back to the queue, or it was acknowledged");
     }
-    if (seen.insert(parsed->key).second) keys.push_back(parsed->key);
+    keys.push_back(parsed->key);
   }
-  return keys;
+  return without_repeats(std::move(keys));
 }
 
 void BrokerCore::submit_settlement(CommitPlan plan, uint64_t count, Callback<SettleOutcome> done) {
@@ -243,19 +258,20 @@ void BrokerCore::submit_settlement(CommitPlan plan, uint64_t count, Callback<Set
   if (!status) answer(std::move(status));
 }
 
-Result<std::pair<Queue*, std::vector<uint64_t>>> BrokerCore::leased_messages(
-    const std::string& vhost, const std::string& name, const std::vector<std::string>& receipts) {
+Result<std::pair<Queue*, std::vector<uint64_t>>> BrokerCore::leased_messages(const std::string& vhost,
+                                                                             const std::string& name,
+                                                                             const LeaseList& list) {
   auto found = require_queue(vhost, name);
   if (!found) return std::move(found).error();
-  auto keys = validate_receipts(**found, receipts);
+  auto keys = validate_receipts(**found, list);
   if (!keys) return std::move(keys).error();
   if (auto refusal = storage_refusal()) return std::move(*refusal);
   return std::pair{*found, std::move(*keys)};
 }
 
-void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
-                        const std::vector<std::string>& receipts, Callback<SettleOutcome> done) {
-  auto settling = leased_messages(vhost, name, receipts);
+void BrokerCore::do_ack(const std::string& vhost, const std::string& name, const LeaseList& list,
+                        Callback<SettleOutcome> done) {
+  auto settling = leased_messages(vhost, name, list);
   if (!settling) return done(std::move(settling).error());
   auto& [queue, keys] = *settling;
   CommitPlan plan;
@@ -269,10 +285,9 @@ void BrokerCore::do_ack(const std::string& vhost, const std::string& name,
   submit_settlement(std::move(plan), count, std::move(done));
 }
 
-void BrokerCore::do_nack(const std::string& vhost, const std::string& name,
-                         const std::vector<std::string>& receipts, bool requeue,
-                         Callback<SettleOutcome> done) {
-  auto settling = leased_messages(vhost, name, receipts);
+void BrokerCore::do_nack(const std::string& vhost, const std::string& name, const LeaseList& list,
+                         bool requeue, Callback<SettleOutcome> done) {
+  auto settling = leased_messages(vhost, name, list);
   if (!settling) return done(std::move(settling).error());
   auto& [queue, keys] = *settling;
   CommitPlan plan;
@@ -287,9 +302,8 @@ void BrokerCore::do_nack(const std::string& vhost, const std::string& name,
   if (requeue) serve_waiters(*queue);
 }
 
-void BrokerCore::do_extend(const std::string& vhost, const std::string& name,
-                           const std::vector<std::string>& receipts, uint32_t seconds,
-                           Callback<SettleOutcome> done) {
+void BrokerCore::do_extend(const std::string& vhost, const std::string& name, const LeaseList& list,
+                           uint32_t seconds, Callback<SettleOutcome> done) {
   auto found = require_queue(vhost, name);
   if (!found) return done(std::move(found).error());
   Queue& queue = **found;
@@ -299,7 +313,7 @@ void BrokerCore::do_extend(const std::string& vhost, const std::string& name,
               fmt::format("visibility_timeout_seconds = {} is over {}", seconds, kMaxVisibilitySeconds),
               "extend by at most 12 hours at a time"));
   }
-  auto keys = validate_receipts(queue, receipts);
+  auto keys = validate_receipts(queue, list);
   if (!keys) return done(std::move(keys).error());
   const int64_t deadline = clock_->monotonic_ms() + static_cast<int64_t>(seconds) * 1000;
   for (uint64_t key : *keys) queue.extend_lease(key, deadline);

@@ -23,7 +23,14 @@ Error limit_error(const Queue& queue, std::string_view what, uint64_t current, u
 }  // namespace
 
 std::string BrokerCore::new_message_id() {
-  return fmt::format("{:016x}{:016x}", random_(), random_());
+  // 32 lowercase hex digits; written by hand, as it runs for every message without an id.
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = random_();
+    for (int i = 15; i >= 0; --i, bits >>= 4) id[half * 16 + i] = kDigits[bits & 0xf];
+  }
+  return id;
 }
 
 Status BrokerCore::plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan) {
@@ -106,7 +113,7 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
         dedup && (ids_in_batch.contains(request.id) || queue.is_duplicate(request.id, now));
     outcome.messages.push_back(PublishedMessage{request.id, duplicate});
     if (duplicate) continue;
-    ids_in_batch.insert(request.id);
+    if (dedup) ids_in_batch.insert(request.id);
     stored.push_back(i);
     stored_bytes += request.body.size();
   }
@@ -116,7 +123,7 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
   CommitPlan plan;
   auto room = plan_room(queue, stored.size(), stored_bytes, plan);
   if (!room) {
-    for (auto it = plan.on_failed.rbegin(); it != plan.on_failed.rend(); ++it) (*it)();
+    undo(plan);
     return done(std::move(room).error());
   }
   for (size_t index : stored) {

@@ -229,7 +229,7 @@ std::vector<size_t> BrokerCore::admit(Queue& queue, const std::vector<RoutedMess
     }
     ++count;
     bytes += request.body.size();
-    ids_in_batch.insert(request.id);
+    if (dedup) ids_in_batch.insert(request.id);
     accepted.push_back(i);
   }
   if (queue.settings().overflow == Overflow::kDropHead && !accepted.empty()) {

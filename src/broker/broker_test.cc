@@ -134,6 +134,37 @@ TEST_F(BrokerTest, ExpiredLeaseRedeliversWithTheRedeliveredFlag) {
   EXPECT_NE(stale.error().message().find(first[0].receipt), std::string::npos);
 }
 
+TEST_F(BrokerTest, LeasesAsNumbersSettleLikeReceiptsAndAreCheckedTheSameWay) {
+  create("jobs");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(publish_body("jobs", fmt::format("m{}", i)).ok());
+  ReceiveRequest request;
+  request.max_messages = 3;
+  request.receipt_strings = false;
+  auto received = await_call<std::vector<DeliveredMessage>>(
+      [&](auto done) { broker_->receive("/", "jobs", request, done); });
+  ASSERT_TRUE(received.ok());
+  ASSERT_EQ(received->size(), 3u);
+  EXPECT_TRUE((*received)[0].receipt.empty());
+  const LeaseRef first = (*received)[0].lease;
+  auto acked = await_call<SettleOutcome>([&](auto done) {
+    broker_->ack_leases("/", "jobs", {first, first, (*received)[1].lease}, done);
+  });
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->settled, 2u);  // a repeated lease counts once
+  auto stale = await_call<SettleOutcome>([&](auto done) { broker_->ack_leases("/", "jobs", {first}, done); });
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code(), ErrorCode::kReceiptInvalid);
+  EXPECT_NE(stale.error().message().find(fmt::format("-{:x}-{:x}", first.key, first.nonce)),
+            std::string::npos);
+  auto returned = await_call<SettleOutcome>(
+      [&](auto done) { broker_->nack_leases("/", "jobs", {(*received)[2].lease}, true, done); });
+  ASSERT_TRUE(returned.ok());
+  auto again = receive("jobs");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].body, "m2");
+  EXPECT_TRUE(again[0].redelivered);
+}
+
 TEST_F(BrokerTest, ExtendedLeaseIsNotRedelivered) {
   create("jobs");
   ASSERT_TRUE(publish_body("jobs", "long work").ok());

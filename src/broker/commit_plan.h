@@ -3,13 +3,35 @@
 // when they are appended (locations known), once they are durable, and if they fail.
 // Built and submitted on the broker thread; its actions run on the broker thread.
 // Not thread-safe.
+//
+// The two actions every message needs (a message appended to a queue, a message settled) are
+// kept as data, `appends` and `settles`, not as closures: one std::function per message was a
+// measurable share of the per-message CPU budget (docs/architecture.md). BrokerCore::submit
+// applies them; everything else (queue creation, exchanges, rates) uses the closures.
+// Durable: the data actions first, then on_durable in order. Failed: on_failed newest first,
+// then the data actions undone; the data actions touch only their own message, so this order
+// is safe.
 
 #include <functional>
 #include <vector>
 
+#include "broker/journal_records.h"
+#include "broker/queue.h"
 #include "storage/journal.h"
 
 namespace ballast::broker {
+
+struct PlannedAppend {
+  size_t record_index = 0;  // into CommitPlan::records
+  uint64_t queue_id = 0;
+  MessageEntry entry;             // key and location filled in when appended (key 0 until then)
+  MessageAppendedRecord message;  // goes to the hot-message cache when appended
+};
+
+struct PlannedSettle {
+  uint64_t queue_id = 0;
+  uint64_t key = 0;
+};
 
 struct CommitPlan {
   std::vector<storage::RecordToAppend> records;
@@ -17,6 +39,8 @@ struct CommitPlan {
   std::vector<std::function<void(const storage::AppendedRecord&)>> on_appended;
   std::vector<std::function<void()>> on_durable;
   std::vector<std::function<void()>> on_failed;  // undo, newest first
+  std::vector<PlannedAppend> appends;
+  std::vector<PlannedSettle> settles;
 
   void add(storage::RecordToAppend record,
            std::function<void(const storage::AppendedRecord&)> appended = {}) {

@@ -57,6 +57,14 @@ struct PublishOutcome {
   Durability durability = Durability::kFsync;
 };
 
+// One lease, as numbers: what a receipt string encodes. Front ends that never show receipts to
+// their clients (AMQP) keep these instead and settle with ack_leases / nack_leases.
+struct LeaseRef {
+  uint64_t queue_id = 0;
+  uint64_t key = 0;
+  uint64_t nonce = 0;
+};
+
 // One message handed to a consumer (receive) or shown to an operator (peek).
 struct DeliveredMessage {
   std::string id;
@@ -67,7 +75,8 @@ struct DeliveredMessage {
   std::optional<int64_t> expires_at_ms;
   uint32_t delivery_count = 0;  // deliveries including this one (peek: so far)
   bool redelivered = false;
-  std::string receipt;  // empty for peek
+  std::string receipt;  // empty for peek, and when the request asked for no receipt strings
+  LeaseRef lease;       // zero for peek
 };
 
 struct ReceiveRequest {
@@ -79,6 +88,8 @@ struct ReceiveRequest {
   bool hold_until_settled = false;
   // Non-zero: names this long poll so that cancel_receive() can end it early.
   uint64_t waiter_id = 0;
+  // False: DeliveredMessage::receipt stays empty (the caller settles with the LeaseRef).
+  bool receipt_strings = true;
 };
 
 }  // namespace ballast::broker

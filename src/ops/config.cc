@@ -34,6 +34,8 @@ const std::vector<KeySpec>& key_specs() {
       {"storage.segment_size", &Config::segment_size, 1ull << 20, 1ull << 32},
       {"storage.sync_mode", &Config::sync_mode, 0, 0, false, {"always", "interval"}},
       {"storage.sync_interval_ms", &Config::sync_interval_ms, 1, 60000},
+      {"storage.commit_window_us", &Config::commit_window_us, 0, 100000},
+      {"storage.self_check_interval_ms", &Config::self_check_interval_ms, 10, 3600000},
       {"storage.reserve_bytes", &Config::reserve_bytes, 0, 1ull << 40},
       {"storage.checkpoint_interval_ms", &Config::checkpoint_interval_ms, 100, 3600000},
       {"storage.read_cache_bytes", &Config::read_cache_bytes, 0, 1ull << 40},
@@ -221,6 +223,8 @@ broker::BrokerOptions to_broker_options(const Config& config) {
   options.sync_mode =
       config.sync_mode == "interval" ? broker::SyncMode::kInterval : broker::SyncMode::kAlways;
   options.sync_interval_ms = static_cast<uint32_t>(config.sync_interval_ms);
+  options.commit_window_us = static_cast<uint32_t>(config.commit_window_us);
+  options.self_check_interval_ms = static_cast<uint32_t>(config.self_check_interval_ms);
   options.reserve_bytes = config.reserve_bytes;
   options.checkpoint_interval_ms = static_cast<uint32_t>(config.checkpoint_interval_ms);
   options.max_message_bytes = config.max_message_bytes;

@@ -31,6 +31,8 @@ struct Config {
   uint64_t segment_size = 64ull << 20;
   std::string sync_mode = "always";
   uint64_t sync_interval_ms = 200;
+  uint64_t commit_window_us = 500;
+  uint64_t self_check_interval_ms = 5000;
   uint64_t reserve_bytes = 64ull << 20;
   uint64_t checkpoint_interval_ms = 30000;
   uint64_t read_cache_bytes = 64ull << 20;

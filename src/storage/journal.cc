@@ -1,5 +1,6 @@
 #include "storage/journal.h"
 
+#include <array>
 #include <chrono>
 
 #include "storage/io_error.h"
@@ -66,6 +67,60 @@ std::optional<Error> Journal::sticky_error() const {
   return sticky_error_;
 }
 
+std::optional<Error> Journal::self_check_error() const {
+  std::lock_guard lock(mu_);
+  return self_check_error_;
+}
+
+Status Journal::probe_directory(const fs::path& directory) {
+  const fs::path probe = directory / ".self-check";
+  auto file = fs_.open(probe, OpenMode::kCreateTruncate);
+  if (!file) return std::move(file).error();
+  static constexpr std::array<std::byte, 512> kProbeBytes{};
+  Status written = (*file)->write_at(0, kProbeBytes);
+  if (written) written = (*file)->sync();
+  file->reset();
+  Status removed = fs_.remove(probe);
+  if (!written) return written;
+  return removed;
+}
+
+Status Journal::self_check() {
+  // The data directory takes the superblock and checkpoints; the journal directory segments.
+  for (const fs::path& directory : {options_.data_dir, journal_dir()}) {
+    if (auto status = probe_directory(directory); !status) return status;
+  }
+  if (!write_file_) return ok_status();
+  auto segment = fs_.open(segment_path(write_segment_), OpenMode::kReadWrite);
+  if (!segment) return std::move(segment).error();
+  return ok_status();
+}
+
+void Journal::run_self_check() {
+  Status status = self_check();
+  std::optional<Error> failure;
+  if (!status) failure = std::move(status).error().with_context("storage self-check");
+  bool was_failing = false;
+  {
+    std::lock_guard lock(mu_);
+    was_failing = self_check_error_.has_value();
+    const bool same = was_failing && failure && self_check_error_->describe() == failure->describe();
+    self_check_error_ = failure;
+    if (same) return;
+  }
+  if (failure) {
+    log::event(log::Level::kError, "storage.self_check_failed",
+               {log::kv("code", failure->code_name()), log::kv("message", failure->message()),
+                log::kv("fix", failure->fix()),
+                log::kv("effect", "new messages and queues are refused; acks and deletes go on")});
+  } else if (was_failing) {
+    log::event(log::Level::kInfo, "storage.self_check_recovered",
+               {log::kv("message",
+                        "the journal directory and the current segment are writable again; "
+                        "publishing resumes")});
+  }
+}
+
 JournalStats Journal::stats() const {
   std::lock_guard lock(mu_);
   JournalStats stats = stats_;
@@ -117,6 +172,7 @@ Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> 
     tail_offset_ += bytes;
   }
   pending_.commits.push_back(Commit{next_seq_ - 1, std::move(done)});
+  pending_.records += group.size();
   stats_.records_appended += group.size();
   wake_.notify_one();
   return appended;
@@ -170,18 +226,42 @@ Result<std::string> Journal::read(const RecordLocation& where) {
 void Journal::writer_loop() {
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(options_.sync_interval_ms);
+  const auto commit_window = std::chrono::microseconds(options_.commit_window_us);
+  const auto self_check_interval = std::chrono::milliseconds(options_.self_check_interval_ms);
+  auto next_self_check = Clock::now() + self_check_interval;
   auto next_interval_sync = Clock::now() + interval;
+  auto last_batch_start = Clock::now();
+  size_t last_batch_records = 0;
   bool unsynced = false;
   std::unique_lock lock(mu_);
   while (true) {
     const auto has_work = [&] {
       return !pending_.chunks.empty() || !pending_.commits.empty() || pending_.checkpoint || stopping_;
     };
-    if (unsynced) {
+    if (options_.self_check_interval_ms > 0) {
+      wake_.wait_until(lock, unsynced ? std::min(next_interval_sync, next_self_check) : next_self_check,
+                       has_work);
+      if (Clock::now() >= next_self_check && !stopping_) {
+        lock.unlock();
+        run_self_check();
+        lock.lock();
+        next_self_check = Clock::now() + self_check_interval;
+      }
+    } else if (unsynced) {
       wake_.wait_until(lock, next_interval_sync, has_work);
     } else {
       wake_.wait(lock, has_work);
     }
+    // Under load, gather until the window since the previous batch has passed. A sleep, not a
+    // wait on wake_: every append notifies, and waking per append is the cost being saved.
+    const auto gather_until = last_batch_start + commit_window;
+    if (last_batch_records >= kBusyBatchRecords && !stopping_ && Clock::now() < gather_until) {
+      lock.unlock();
+      std::this_thread::sleep_until(gather_until);
+      lock.lock();
+    }
+    last_batch_start = Clock::now();
+    last_batch_records = pending_.records;
     const bool stopping = stopping_;
     Batch batch = std::move(pending_);
     pending_ = Batch{};

@@ -53,6 +53,16 @@ struct JournalOptions {
   uint64_t segment_bytes = 64ull << 20;
   SyncPolicy sync_policy = SyncPolicy::kAlways;
   uint32_t sync_interval_ms = 200;
+  // Under load (the previous batch held at least kBusyBatchRecords records) the writer starts
+  // at most one batch per window, gathering what arrives meanwhile: fewer, larger fsyncs and
+  // fewer thread wake-ups per message. A lone publisher never waits. 0 = off.
+  uint32_t commit_window_us = 500;
+  // How often the writer thread checks that it can still create, write, sync and remove a file
+  // in the journal directory and open the current segment for writing afresh: a permission
+  // change does not stop writes through descriptors already open, so without this it would be
+  // found only when the next segment is needed. 0 = never: the default here, so that tests
+  // which count file-system calls stay deterministic; ballastd sets 5000 (BrokerOptions).
+  uint32_t self_check_interval_ms = 0;
   uint32_t max_free_segments = 4;     // reclaimed files kept for recycling
   uint64_t reserve_bytes = 0;         // storage.reserve_bytes (disk_reserve.h); 0 = none
   FileSystem* file_system = nullptr;  // not owned; must outlive the journal
@@ -124,6 +134,8 @@ using CommitCallback = std::function<void(Status)>;
 
 class Journal {
  public:
+  static constexpr size_t kBusyBatchRecords = 32;
+
   // Locks the data directory, reads the superblock, loads the checkpoint, replays every record
   // after it into `visitor`, truncates a torn tail and opens a fresh segment for appending.
   static Result<std::unique_ptr<Journal>> open(const JournalOptions& options, RecoveryVisitor& visitor,
@@ -156,6 +168,9 @@ class Journal {
   // Largest group payload that fits in one segment.
   uint64_t max_group_bytes() const;
   std::optional<Error> sticky_error() const;
+  // The last self-check's failure (see JournalOptions::self_check_interval_ms), or nullopt once
+  // a check has passed again. The owner refuses new messages while it is set. Thread-safe.
+  std::optional<Error> self_check_error() const;
   JournalStats stats() const;
 
   // True while the journal runs on its disk reserve (the disk filled up): the owner should
@@ -183,6 +198,7 @@ class Journal {
     std::vector<CommitCallback> written;
   };
   struct Batch {
+    size_t records = 0;
     std::deque<Chunk> chunks;
     std::deque<Commit> commits;
     std::optional<PendingCheckpoint> checkpoint;
@@ -201,6 +217,11 @@ class Journal {
   Status open_tail_segment(uint64_t segment_id, uint64_t first_seq);
 
   void writer_loop();
+  // Writer thread: a probe file in the data and journal directories, and a fresh open of the
+  // current segment for writing.
+  Status self_check();
+  Status probe_directory(const std::filesystem::path& directory);
+  void run_self_check();
   Status write_batch(Batch& batch);
   Status write_chunk(const Chunk& chunk);
   Status create_segment_file(uint64_t segment_id, uint64_t first_seq);
@@ -235,6 +256,7 @@ class Journal {
   Batch pending_;                                      // guarded by mu_
   bool stopping_ = false;                              // guarded by mu_
   std::optional<Error> sticky_error_;                  // guarded by mu_
+  std::optional<Error> self_check_error_;              // guarded by mu_
   std::set<uint64_t> segments_;                        // guarded by mu_
   std::vector<std::filesystem::path> free_files_;      // guarded by mu_
   std::map<uint64_t, std::shared_ptr<File>> readers_;  // guarded by mu_

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <functional>
 #include <future>
+#include <thread>
 
 #include "storage/fault_file_system.h"
 #include "storage/posix_file_system.h"
@@ -313,6 +316,45 @@ TEST_F(JournalTest, FullDiskWithTheReserveSpentFailsWithStorageFull) {
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->error().code(), ErrorCode::kStorageFull);
   EXPECT_NE(failure->error().message().find("bytes free"), std::string::npos) << failure->error().message();
+}
+
+// Polls `condition` every 5 ms for up to 5 s.
+bool within_five_seconds(const std::function<bool()>& condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
+}
+
+TEST_F(JournalTest, SelfCheckReportsAFaultWithinAnIntervalAndClearsWhenItPasses) {
+  FaultFileSystem faults;
+  JournalOptions checked = options(faults, 4096);
+  checked.self_check_interval_ms = 20;
+  CollectingVisitor visitor;
+  RecoveryReport report;
+  auto opened = Journal::open(checked, visitor, report);
+  ASSERT_TRUE(opened.ok()) << opened.error().describe();
+  auto& journal = *opened;
+  journal->start();
+  // The next open is the data directory's probe: it refuses new files.
+  faults.fail_next_call(FaultOp::kOpen, EACCES);
+  ASSERT_TRUE(within_five_seconds([&] { return journal->self_check_error().has_value(); }));
+  const Error refused = *journal->self_check_error();
+  EXPECT_EQ(refused.code(), ErrorCode::kStoragePermissionDenied);
+  EXPECT_NE(refused.message().find("storage self-check"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find((dir_ / "data" / ".self-check").string()), std::string::npos)
+      << refused.message();
+  EXPECT_FALSE(journal->sticky_error().has_value());  // appends go on meanwhile
+  append_all(*journal, numbered(3));
+  ASSERT_TRUE(within_five_seconds([&] { return !journal->self_check_error().has_value(); }));
+  EXPECT_FALSE(fs::exists(dir_ / "data" / ".self-check"));
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "journal" / ".self-check"));
+  // A probe that cannot be synced is an I/O fault, not a permission one.
+  faults.fail_next_call(FaultOp::kSync, EIO);
+  ASSERT_TRUE(within_five_seconds([&] { return journal->self_check_error().has_value(); }));
+  EXPECT_EQ(journal->self_check_error()->code(), ErrorCode::kStorageIoError);
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "journal" / ".self-check"));
 }
 
 }  // namespace

@@ -102,14 +102,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class State { kAwaitHeader, kAwaitStartOk, kAwaitTuneOk, kAwaitOpen, kOpen, kClosing, kClosed };
 
-  struct Unacked {
+  // Where deliveries came from; one is shared by every unacked delivery of a consumer (or of a
+  // basic.get), so that a delivery costs no string copies.
+  struct DeliverySource {
     std::string queue;
-    std::string receipt;
     std::string consumer_tag;  // empty for basic.get
+  };
+  struct Unacked {
+    std::shared_ptr<const DeliverySource> source;
+    broker::LeaseRef lease;
   };
   struct Consumer {
     std::string tag;
     std::string queue;
+    std::shared_ptr<const DeliverySource> source;
     bool no_ack = false;
     bool exclusive = false;
     bool auto_delete_queue = false;
@@ -312,7 +318,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::map<uint16_t, Channel> channels_;
   uint64_t last_incarnation_ = 0;
   std::vector<OutgoingPublish> pending_publishes_;
-  std::map<std::string, std::vector<std::string>> pending_acks_;  // queue -> receipts
+  std::map<std::string, std::vector<broker::LeaseRef>> pending_acks_;  // queue -> leases
   std::set<std::string> exclusive_queues_;
 };
 

@@ -248,6 +248,7 @@ void Connection::pump(Channel& channel, Consumer& consumer) {
   request.wait_ms = kPollWaitMs;
   request.hold_until_settled = true;
   request.waiter_id = consumer.waiter_id;
+  request.receipt_strings = false;
   broker_.receive(vhost_, consumer.queue, request,
                   on_deliveries(consumer.queue, [channel = ref(channel), tag = consumer.tag,
                                                  queue = consumer.queue](Connection& self, auto result) {
@@ -312,10 +313,10 @@ void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, co
 
 void Connection::return_deliveries(broker::Broker& broker, const std::string& vhost, const std::string& queue,
                                    std::vector<broker::DeliveredMessage>& messages) {
-  std::vector<std::string> receipts;
-  for (broker::DeliveredMessage& message : messages) receipts.push_back(std::move(message.receipt));
-  if (receipts.empty()) return;
-  broker.nack(vhost, queue, std::move(receipts), true, [queue](Result<broker::SettleOutcome> returned) {
+  std::vector<broker::LeaseRef> leases;
+  for (const broker::DeliveredMessage& message : messages) leases.push_back(message.lease);
+  if (leases.empty()) return;
+  broker.nack_leases(vhost, queue, std::move(leases), true, [queue](Result<broker::SettleOutcome> returned) {
     if (returned) return;
     log::limited_event(log::Level::kWarn, "amqp.nack_failed",
                        {log::kv("queue", queue), log::kv("code", returned.error().code_name()),
@@ -330,11 +331,11 @@ void Connection::deliver(Channel& channel, Consumer& consumer, broker::Delivered
                                 from_http ? consumer.queue : message.properties.amqp_routing_key});
   write_content(outbox_, channel.id, delivery_properties(message), message.body, frame_max_);
   if (consumer.no_ack) {
-    pending_acks_[consumer.queue].push_back(std::move(message.receipt));
+    pending_acks_[consumer.queue].push_back(message.lease);
     return;
   }
   ++consumer.unacked;
-  channel.unacked.emplace(tag, Unacked{consumer.queue, std::move(message.receipt), consumer.tag});
+  channel.unacked.emplace(tag, Unacked{consumer.source, message.lease});
 }
 
 void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
@@ -373,6 +374,7 @@ void Connection::basic_consume(Channel& channel, const BasicConsume& method) {
         Consumer& consumer = channel->consumers[tag];
         consumer.tag = tag;
         consumer.queue = method.queue;
+        consumer.source = std::make_shared<const DeliverySource>(DeliverySource{method.queue, tag});
         consumer.no_ack = method.no_ack;
         consumer.exclusive = method.exclusive;
         consumer.auto_delete_queue = info->settings.auto_delete;
@@ -438,6 +440,7 @@ void Connection::receive_one(ChannelRef channel, const BasicGet& method, uint64_
   broker::ReceiveRequest request;
   request.max_messages = 1;
   request.hold_until_settled = true;
+  request.receipt_strings = false;
   broker_.receive(
       vhost_, method.queue, request,
       on_deliveries(method.queue, [channel, method, ready_before](Connection& self, auto result) {
@@ -470,10 +473,12 @@ void Connection::finish_get(ChannelRef channel_ref, const BasicGet& method, brok
                               static_cast<uint32_t>(remaining)});
   write_content(outbox_, channel_id, delivery_properties(message), message.body, frame_max_);
   if (method.no_ack) {
-    pending_acks_[method.queue].push_back(std::move(message.receipt));
+    pending_acks_[method.queue].push_back(message.lease);
     flush_acks();
   } else {
-    channel->unacked.emplace(tag, Unacked{method.queue, std::move(message.receipt), ""});
+    channel->unacked.emplace(
+        tag,
+        Unacked{std::make_shared<const DeliverySource>(DeliverySource{method.queue, ""}), message.lease});
   }
   resume();
 }
@@ -499,8 +504,8 @@ std::vector<Connection::Unacked> Connection::take_unacked(Channel& channel, uint
     channel.unacked.erase(found);
   }
   for (const Unacked& unacked : taken) {
-    if (unacked.consumer_tag.empty()) continue;
-    auto consumer = channel.consumers.find(unacked.consumer_tag);
+    if (unacked.source->consumer_tag.empty()) continue;
+    auto consumer = channel.consumers.find(unacked.source->consumer_tag);
     if (consumer != channel.consumers.end() && consumer->second.unacked > 0) --consumer->second.unacked;
   }
   return taken;
@@ -556,29 +561,29 @@ std::optional<uint64_t> Connection::unknown_tag(const Channel& channel,
 void Connection::settle(std::vector<Unacked> settled, Outcome outcome) {
   const bool requeue = outcome == Outcome::kNackRequeue;
   if (outcome == Outcome::kAck) {
-    std::vector<std::string>* receipts = nullptr;
-    const std::string* receipts_queue = nullptr;
-    for (Unacked& unacked : settled) {
-      if (receipts_queue == nullptr || *receipts_queue != unacked.queue) {  // one lookup per run of a queue
-        receipts = &pending_acks_[unacked.queue];
-        receipts_queue = &unacked.queue;
+    std::vector<broker::LeaseRef>* leases = nullptr;
+    const DeliverySource* leases_source = nullptr;
+    for (const Unacked& unacked : settled) {
+      if (leases_source != unacked.source.get()) {  // one lookup per run of a consumer
+        leases = &pending_acks_[unacked.source->queue];
+        leases_source = unacked.source.get();
       }
-      receipts->push_back(std::move(unacked.receipt));
+      leases->push_back(unacked.lease);
     }
     return;
   }
-  std::map<std::string, std::vector<std::string>> by_queue;
-  for (Unacked& unacked : settled) by_queue[unacked.queue].push_back(std::move(unacked.receipt));
-  for (auto& [queue, receipts] : by_queue) {
-    broker_.nack(vhost_, queue, std::move(receipts), requeue,
-                 on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
-                   if (!result) {
-                     log::limited_event(log::Level::kWarn, "amqp.nack_failed",
-                                        {log::kv("peer", self.peer_), log::kv("queue", queue),
-                                         log::kv("code", result.error().code_name()),
-                                         log::kv("message", result.error().message())});
-                   }
-                 }));
+  std::map<std::string, std::vector<broker::LeaseRef>> by_queue;
+  for (const Unacked& unacked : settled) by_queue[unacked.source->queue].push_back(unacked.lease);
+  for (auto& [queue, leases] : by_queue) {
+    broker_.nack_leases(vhost_, queue, std::move(leases), requeue,
+                        on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
+                          if (!result) {
+                            log::limited_event(log::Level::kWarn, "amqp.nack_failed",
+                                               {log::kv("peer", self.peer_), log::kv("queue", queue),
+                                                log::kv("code", result.error().code_name()),
+                                                log::kv("message", result.error().message())});
+                          }
+                        }));
   }
 }
 
@@ -586,16 +591,16 @@ void Connection::flush_acks() {
   if (pending_acks_.empty()) return;
   auto acks = std::move(pending_acks_);
   pending_acks_.clear();
-  for (auto& [queue, receipts] : acks) {
-    broker_.ack(vhost_, queue, std::move(receipts),
-                on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
-                  if (!result) {
-                    log::limited_event(log::Level::kWarn, "amqp.ack_failed",
-                                       {log::kv("peer", self.peer_), log::kv("queue", queue),
-                                        log::kv("code", result.error().code_name()),
-                                        log::kv("message", result.error().message())});
-                  }
-                }));
+  for (auto& [queue, leases] : acks) {
+    broker_.ack_leases(vhost_, queue, std::move(leases),
+                       on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
+                         if (!result) {
+                           log::limited_event(log::Level::kWarn, "amqp.ack_failed",
+                                              {log::kv("peer", self.peer_), log::kv("queue", queue),
+                                               log::kv("code", result.error().code_name()),
+                                               log::kv("message", result.error().message())});
+                         }
+                       }));
   }
 }
 
