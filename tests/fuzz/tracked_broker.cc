@@ -75,6 +75,17 @@ void TrackedBroker::nack(std::string vhost, std::string name, std::vector<std::s
               track(std::move(done), calls_));
 }
 
+void TrackedBroker::ack_leases(std::string vhost, std::string name, std::vector<broker::LeaseRef> leases,
+                               broker::Callback<broker::SettleOutcome> done) {
+  inner_.ack_leases(std::move(vhost), std::move(name), std::move(leases), track(std::move(done), calls_));
+}
+
+void TrackedBroker::nack_leases(std::string vhost, std::string name, std::vector<broker::LeaseRef> leases,
+                                bool requeue, broker::Callback<broker::SettleOutcome> done) {
+  inner_.nack_leases(std::move(vhost), std::move(name), std::move(leases), requeue,
+                     track(std::move(done), calls_));
+}
+
 void TrackedBroker::extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                            uint32_t visibility_timeout_seconds,
                            broker::Callback<broker::SettleOutcome> done) {

@@ -48,6 +48,10 @@ class TrackedBroker final : public broker::Broker {
            broker::Callback<broker::SettleOutcome> done) override;
   void nack(std::string vhost, std::string name, std::vector<std::string> receipts, bool requeue,
             broker::Callback<broker::SettleOutcome> done) override;
+  void ack_leases(std::string vhost, std::string name, std::vector<broker::LeaseRef> leases,
+                  broker::Callback<broker::SettleOutcome> done) override;
+  void nack_leases(std::string vhost, std::string name, std::vector<broker::LeaseRef> leases, bool requeue,
+                   broker::Callback<broker::SettleOutcome> done) override;
   void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
               uint32_t visibility_timeout_seconds, broker::Callback<broker::SettleOutcome> done) override;
   void peek(std::string vhost, std::string name, uint32_t max_messages,
