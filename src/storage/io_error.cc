@@ -1,7 +1,9 @@
 #include "storage/io_error.h"
 
+#include <acl/libacl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -22,6 +24,19 @@ std::string group_name(gid_t gid) {
   return entry != nullptr ? entry->gr_name : std::to_string(gid);
 }
 
+// ", ACL user::rwx,user:nobody:r-x,..." when `path` has an extended access ACL (named users or
+// groups, a mask), which mode bits alone do not explain; else empty.
+std::string acl_text(const std::filesystem::path& path) {
+  if (::acl_extended_file(path.c_str()) != 1) return "";
+  acl_t acl = ::acl_get_file(path.c_str(), ACL_TYPE_ACCESS);
+  if (acl == nullptr) return "";
+  char* text = ::acl_to_any_text(acl, nullptr, ',', 0);
+  std::string result = text != nullptr ? fmt::format(", ACL {}", text) : "";
+  ::acl_free(text);
+  ::acl_free(acl);
+  return result;
+}
+
 // The path itself if it exists, else its nearest existing parent.
 std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
   std::filesystem::path candidate = path;
@@ -36,12 +51,15 @@ std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
 Error permission_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
   const uid_t uid = ::geteuid();
   const std::string user = user_name(uid);
-  const std::filesystem::path owner_path = existing_ancestor(path);
+  // Deleting or renaming is decided by the directory's permissions, not the file's.
+  const bool directory_decides = operation == "delete" || operation.starts_with("rename");
+  const std::filesystem::path owner_path = existing_ancestor(directory_decides ? path.parent_path() : path);
   struct stat info {};
   std::string ownership = "its owner could not be read";
   if (::stat(owner_path.c_str(), &info) == 0) {
-    ownership = fmt::format("{} is owned by {}:{}, mode {:04o}", owner_path.string(), user_name(info.st_uid),
-                            group_name(info.st_gid), info.st_mode & 07777);
+    ownership =
+        fmt::format("{} is owned by {}:{}, mode {:04o}{}", owner_path.string(), user_name(info.st_uid),
+                    group_name(info.st_gid), info.st_mode & 07777, acl_text(owner_path));
   }
   return Error(ErrorCode::kStoragePermissionDenied,
                fmt::format("cannot {} {}: {} for user {} (uid {}); {}", operation, path.string(),

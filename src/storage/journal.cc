@@ -112,7 +112,9 @@ void Journal::run_self_check() {
     log::event(log::Level::kError, "storage.self_check_failed",
                {log::kv("code", failure->code_name()), log::kv("message", failure->message()),
                 log::kv("fix", failure->fix()),
-                log::kv("effect", "new messages and queues are refused; acks and deletes go on")});
+                log::kv("effect",
+                        "new messages and queues are refused; acks and deletes go on; segments "
+                        "emptied meanwhile are not reclaimed, so disk use grows until it is fixed")});
   } else if (was_failing) {
     log::event(log::Level::kInfo, "storage.self_check_recovered",
                {log::kv("message",

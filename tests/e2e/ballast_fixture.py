@@ -19,10 +19,14 @@ READY_TIMEOUT_S = 30
 
 
 class Daemon:
-    def __init__(self, ballastd, data_dir, extra_args=()):
+    def __init__(self, ballastd, data_dir, extra_args=(), prefix=(), env=None):
+        """`prefix` runs ballastd through another command (setpriv, to drop root); `env` adds
+        environment variables (BALLAST_* configuration)."""
         self.ballastd = ballastd
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.prefix = list(prefix)
+        self.env = dict(os.environ, **(env or {}))
         self.process = None
         self.address = None
         self.ready_fields = {}  # key=value fields of the server.ready line (http=, amqp=, ...)
@@ -31,11 +35,11 @@ class Daemon:
 
     def start(self, expect_ready=True):
         self.process = subprocess.Popen(
-            [self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0",
+            [*self.prefix, self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0",
              # AMQP on a port the kernel picks, unless the test asks for its own listeners.
              *([] if "--amqp-listen" in self.extra_args else ["--amqp-listen", "127.0.0.1:0"]),
              *self.extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
         ready = threading.Event()
 
         def read():
