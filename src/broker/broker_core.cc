@@ -424,7 +424,8 @@ std::optional<Error> BrokerCore::growth_refusal() const {
 
 Status BrokerCore::submit(CommitPlan plan, std::function<void(Status)> finished) {
   auto shared = std::make_shared<CommitPlan>(std::move(plan));
-  auto appended = journal_->append(shared->records, [this, shared, finished](Status status) {
+  // The payloads go to the journal (moved, not copied): nothing reads them afterwards.
+  auto appended = journal_->append(std::move(shared->records), [this, shared, finished](Status status) {
     const bool posted = loop_.post([this, shared, finished, status]() mutable {
       if (status) {
         apply_durable(*shared);

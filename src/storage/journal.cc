@@ -1,5 +1,6 @@
 #include "storage/journal.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -159,6 +160,9 @@ Result<std::vector<AppendedRecord>> Journal::append(std::vector<RecordToAppend> 
   }
   if (chunk == nullptr) {
     chunk = &pending_.chunks.emplace_back(Chunk{tail_segment_, tail_offset_, next_seq_, roll, std::string()});
+    // Room for the groups that follow until the writer takes the batch: growing by doubling
+    // would copy every record again.
+    chunk->bytes.reserve(std::max<uint64_t>(group_bytes, kChunkReserveBytes));
   }
   std::vector<AppendedRecord> appended;
   appended.reserve(group.size());

@@ -135,6 +135,7 @@ using CommitCallback = std::function<void(Status)>;
 class Journal {
  public:
   static constexpr size_t kBusyBatchRecords = 32;
+  static constexpr uint64_t kChunkReserveBytes = 1 << 20;
 
   // Locks the data directory, reads the superblock, loads the checkpoint, replays every record
   // after it into `visitor`, truncates a torn tail and opens a fresh segment for appending.

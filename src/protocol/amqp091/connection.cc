@@ -350,15 +350,17 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
     log::event(
         log::Level::kInfo, "amqp.connection_closed_by_client",
         {log::kv("peer", peer_), log::kv("code", close->reply_code), log::kv("text", close->reply_text)});
-    // Unacked deliveries go back before close-ok: once the client sees it, another connection
-    // finds them in the queue.
+    // Unacked deliveries go back before close-ok, and so do those of polls still out: once the
+    // client sees it, another connection finds them in the queue.
     flush_publishes();
     flush_acks();
-    for (auto& [channel_id, channel] : channels_) release_channel(channel);
+    for (auto& [channel_id, channel] : channels_) {
+      for (const auto& [tag, consumer] : channel.consumers) polls_before_close_ok_ += consumer.polling;
+      release_channel(channel);
+    }
     channels_.clear();
-    send(0, ConnectionCloseOk{});
     state_ = State::kClosed;
-    io_.close_after_output();
+    if (polls_before_close_ok_ == 0) finish_client_close();
     return false;
   }
   if (std::holds_alternative<ConnectionCloseOk>(method)) {
@@ -572,6 +574,11 @@ void Connection::on_transport_closed() {
     broker_.delete_queue(vhost_, queue, log_failed_delete(queue, "exclusive queue of a closed connection"));
   }
   exclusive_queues_.clear();
+}
+
+void Connection::finish_client_close() {
+  send(0, ConnectionCloseOk{});
+  io_.close_after_output();
 }
 
 bool Connection::handle_channel_method(Channel& channel, Method& method, MethodId id) {

@@ -173,6 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_frames();
   bool handle_frame(const Frame& frame);
   bool handle_connection_method(const Method& method, MethodId id);
+  void finish_client_close();
   bool handle_channel_frame(const Frame& frame);
   bool handle_channel_method(Channel& channel, Method& method, MethodId id);
   bool handle_content_header(Channel& channel, std::string_view payload);
@@ -313,6 +314,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t last_sent_ms_ = 0;
   size_t outbox_at_last_tick_ = 0;
   bool client_wants_cancel_notify_ = false;
+  // connection.close received while consumer polls were out: close-ok waits for them, so that
+  // their deliveries are back in their queues before the client sees it.
+  uint32_t polls_before_close_ok_ = 0;
   bool client_wants_blocked_notify_ = false;
   bool blocked_ = false;
   std::map<uint16_t, Channel> channels_;

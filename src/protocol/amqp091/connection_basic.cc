@@ -264,6 +264,11 @@ void Connection::pump_all() {
 
 void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, const std::string& queue,
                               Result<std::vector<broker::DeliveredMessage>> result) {
+  if (polls_before_close_ok_ > 0) {  // connection.close received; this poll was still out
+    if (result) return_deliveries(broker_, vhost_, queue, *result);
+    if (--polls_before_close_ok_ == 0) finish_client_close();
+    return;
+  }
   if (Channel* closing = find_channel(channel_ref.id); closing != nullptr &&
                                                        closing->incarnation == channel_ref.incarnation &&
                                                        closing->polls_before_close_ok > 0) {
