@@ -33,15 +33,29 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
-std::optional<std::vector<std::string>> split_path(std::string_view path) {
+// Decodes each segment of `path`. A malformed %-escape, or a "." or ".." segment (plain or
+// as %2e), is refused: clients and proxies resolve dot segments (RFC 3986 5.2.4), so taking
+// one as a name would address something else than the sender meant.
+Result<std::vector<std::string>> split_path(std::string_view path) {
   std::vector<std::string> segments;
   size_t start = 1;
   while (start <= path.size()) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
     if (end > start) {
-      auto segment = percent_decode(path.substr(start, end - start));
-      if (!segment) return std::nullopt;
+      const std::string_view raw = path.substr(start, end - start);
+      auto segment = percent_decode(raw);
+      if (!segment) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("path {} has a malformed %-escape in \"{}\"", path, raw),
+                     "escape reserved characters as %XX");
+      }
+      if (*segment == "." || *segment == "..") {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("path {} has the dot segment \"{}\", which is not a name", path, raw),
+                     "remove \".\" and \"..\" segments from the path; queue and vhost names of "
+                     "exactly \".\" or \"..\" cannot be used over HTTP");
+      }
       segments.push_back(std::move(*segment));
     }
     start = end + 1;
@@ -110,11 +124,7 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
   const std::string path = request.target.substr(0, question);
   const std::string query = question == std::string::npos ? "" : request.target.substr(question + 1);
   auto segments = split_path(path);
-  if (!segments) {
-    return reply(error_response(Error(ErrorCode::kInvalidArgument,
-                                      fmt::format("path {} has a malformed %-escape", path),
-                                      "escape reserved characters as %XX")));
-  }
+  if (!segments) return reply(error_response(segments.error()));
   const auto& s = *segments;
   if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz")) {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));

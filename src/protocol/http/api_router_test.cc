@@ -92,6 +92,19 @@ TEST_F(ApiRouterTest, InvalidUtf8InThePathIsAnErrorNotAnException) {
   EXPECT_EQ(body["error"]["code"], "INVALID_ARGUMENT");
 }
 
+TEST_F(ApiRouterTest, DotSegmentsInThePathAreRefusedNotTakenAsNames) {
+  for (const std::string target : {"/api/v1/queues/..", "/api/v1/queues/.", "/api/v1/queues/%2e%2E",
+                                   "/api/v1/vhosts/../queues/jobs", "/api/v1/queues/jobs/../messages"}) {
+    auto [status, body] = call("PUT", target);
+    EXPECT_EQ(status, 400) << target;
+    EXPECT_EQ(body["error"]["code"], "INVALID_ARGUMENT") << target;
+    EXPECT_NE(body["error"]["message"].get<std::string>().find("dot segment"), std::string::npos) << target;
+  }
+  auto [status, listed] = call("GET", "/api/v1/queues");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(listed["queues"].empty()) << listed.dump();
+}
+
 TEST_F(ApiRouterTest, LongPollsOverTheCapAreRefused) {
   EXPECT_EQ(call("PUT", "/api/v1/queues/jobs").first, 201);
   std::vector<std::promise<ApiResponse>> waiting(2);

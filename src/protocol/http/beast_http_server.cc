@@ -1,6 +1,7 @@
 // HttpServer on Boost.Beast: accept loop and one coroutine per connection, with header and
 // body deadlines, a request-size cap and keep-alive. Requests go to ApiRouter.
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,8 @@ using asio::ip::tcp;
 namespace {
 
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
+constexpr size_t kDrainChunkBytes = 64 * 1024;
 
 // Awaits ApiRouter::handle: the reply may arrive on the broker thread; it is posted back to
 // the coroutine's executor.
@@ -119,15 +122,22 @@ class BeastHttpServer final : public HttpServer {
       stream.expires_after(std::chrono::milliseconds(options_.header_timeout_ms));
       co_await bhttp::async_read_header(stream, buffer, parser,
                                         asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;  // closed by the client, or the header deadline passed
-      stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
-      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == bhttp::error::body_limit) {
-        auto refusal = too_large_response(parser.get().version());
-        co_await write(stream, std::move(refusal), false);
+      std::optional<Error> refusal;
+      if (!ec) refusal = framing_refusal(parser);
+      if (!ec && !refusal) {
+        stream.expires_after(std::chrono::milliseconds(options_.body_timeout_ms));
+        co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (ec) refusal = parse_refusal(ec);
+      if (refusal) {
+        // The rest of the stream cannot be parsed reliably: answer, then close. A named
+        // local, not a temporary (GCC 12, see below).
+        auto response = refusal_response(*refusal, parser.get().version());
+        co_await write(stream, std::move(response), false);
+        co_await drain_before_close(stream, buffer);
         break;
       }
-      if (ec) break;
+      if (ec) break;  // closed by the client, or the header or body deadline passed
       auto request = parser.release();
       stream.expires_never();
       // A named local, not a temporary: GCC 12 destroys temporaries in a co_await
@@ -159,16 +169,68 @@ class BeastHttpServer final : public HttpServer {
     co_return !ec;
   }
 
-  bhttp::response<bhttp::string_body> too_large_response(unsigned version) const {
-    const ApiResponse answer = error_response(
-        Error(ErrorCode::kRequestTooLarge,
-              fmt::format("the request body is over {} bytes, the limit set by limits.max_request_bytes",
-                          options_.max_request_bytes),
-              "send smaller batches, or raise limits.max_request_bytes"));
-    bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status), version);
+  // The error for a request the parser refused, or nothing when the connection simply ended
+  // (closed by the client, the header or body deadline passed).
+  std::optional<Error> parse_refusal(const boost::system::error_code& ec) const {
+    if (ec == bhttp::error::body_limit) {
+      return Error(ErrorCode::kRequestTooLarge,
+                   fmt::format("the request body is over {} bytes, the limit set by limits.max_request_bytes",
+                               options_.max_request_bytes),
+                   "send smaller batches, or raise limits.max_request_bytes");
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Error(
+          ErrorCode::kRequestTooLarge,
+          fmt::format("the request line and headers are over {} bytes, the fixed limit of the HTTP API",
+                      kHeaderLimitBytes),
+          "shorten the path (a queue name is at most 255 bytes) and the headers");
+    }
+    if (ec.category() != bhttp::make_error_code(bhttp::error::bad_target).category()) return std::nullopt;
+    if (ec.value() < static_cast<int>(bhttp::error::bad_line_ending) ||
+        ec.value() > static_cast<int>(bhttp::error::bad_obs_fold)) {
+      return std::nullopt;
+    }
+    return Error(ErrorCode::kInvalidArgument, fmt::format("the HTTP request is malformed: {}", ec.message()),
+                 "send a well-formed HTTP/1.1 request (RFC 9112): percent-encode the path, no control "
+                 "characters in it or in header values, a Content-Length that is a plain number");
+  }
+
+  // A request whose body length cannot be determined (RFC 9112 6.3): Beast would read it as
+  // having no body and take what follows as the next request.
+  static std::optional<Error> framing_refusal(const bhttp::request_parser<bhttp::string_body>& parser) {
+    const auto& header = parser.get();
+    if (header.count(bhttp::field::transfer_encoding) == 0 || parser.chunked()) return std::nullopt;
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("the request's Transfer-Encoding \"{}\" does not end in chunked, so its body "
+                             "length is unknown",
+                             std::string(header[bhttp::field::transfer_encoding])),
+                 "send the body with a Content-Length, or with Transfer-Encoding: chunked alone");
+  }
+
+  bhttp::response<bhttp::string_body> refusal_response(const Error& error, unsigned version) const {
+    const ApiResponse answer = error_response(error);
+    // The request line may not have parsed: answer HTTP/1.1 then.
+    bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status),
+                                                 version == 0 ? 11 : version);
     response.set(bhttp::field::content_type, "application/json");
+    response.set(bhttp::field::server, "ballast");
     response.body() = answer.body;
     return response;
+  }
+
+  // After a refusal the client may still be sending (e.g. an oversized body). Closing with
+  // unread data would send a reset that can destroy the refusal before the client reads it,
+  // so stop sending, then read and discard until the client closes, for at most
+  // kDrainTimeout.
+  asio::awaitable<void> drain_before_close(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(kDrainTimeout);
+    while (!ec) {
+      buffer.consume(buffer.size());
+      co_await stream.async_read_some(buffer.prepare(kDrainChunkBytes),
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   HttpServerOptions options_;
