@@ -1,8 +1,10 @@
 // ballastd: builds the broker and the HTTP front end from the configuration, then waits for
 // signals (SIGTERM/SIGINT: drain and stop; SIGHUP: reload the reloadable keys).
-// Exit statuses (docs/configuration.md): 0 stopped cleanly, 1 could not listen or other,
-// 2 usage, 74 storage I/O or full, 75 data directory locked, 77 storage permission denied,
-// 78 configuration invalid.
+// Before it opens the journal or listens, it runs the start-up checks (ops/startup_checks.h)
+// and reports every problem at once.
+// Exit statuses (docs/operations.md, "Start-up checks"): 0 stopped cleanly, 1 other, 2 usage,
+// 73 resource shortage, 74 storage unusable, 75 data directory locked, 76 cannot listen,
+// 77 permission denied, 78 configuration invalid.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -10,7 +12,9 @@
 #include <cstdlib>
 
 #include "broker/broker.h"
+#include "ops/cgroup_memory.h"
 #include "ops/config.h"
+#include "ops/startup_checks.h"
 #include "protocol/http/http_server.h"
 #include "util/log.h"
 
@@ -21,20 +25,8 @@ using namespace ballast;
 constexpr const char* kVersion = "0.1.0";
 
 int exit_status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kDataDirLocked:
-      return 75;
-    case ErrorCode::kStoragePermissionDenied:
-      return 77;
-    case ErrorCode::kStorageFull:
-    case ErrorCode::kStorageIoError:
-    case ErrorCode::kStorageCorrupt:
-      return 74;
-    case ErrorCode::kConfigInvalid:
-      return 78;
-    default:
-      return 1;
-  }
+  const int status = ops::exit_status_for_class(ops::problem_class_for(code));
+  return status == 0 ? 1 : status;
 }
 
 void log_failure(std::string_view event, const Error& error) {
@@ -71,30 +63,54 @@ void reload(const std::string& config_file, const ops::FlagValues& flags, ops::C
        log::kv("need_restart", ignored.empty() ? "none" : fmt::format("{}", fmt::join(ignored, ",")))});
 }
 
-int serve(const std::string& config_file, const ops::FlagValues& flags) {
-  auto config = ops::load_config(config_file, flags, read_environment);
-  if (!config) {
-    std::fprintf(stderr, "ballastd: %s\nFix: %s\n", config.error().message().c_str(),
-                 config.error().fix().c_str());
-    return exit_status_for(config.error().code());
+// Runs the start-up checks; logs each warning and each failure (R1: code, object, fix).
+// Returns the exit status of the most urgent failing class, or 0 when ballastd may start.
+int run_startup_checks(const ops::ConfigDraft& draft) {
+  ops::CheckOptions options;
+  options.mode = ops::CheckMode::kDaemon;
+  options.cgroup_root = read_environment("BALLAST_CGROUP_ROOT").value_or(ops::kDefaultCgroupRoot);
+  const ops::StartupReport report = ops::run_startup_checks(draft, options);
+  for (const ops::CheckResult& result : report.results) {
+    if (result.status == ops::CheckStatus::kOk) continue;
+    const bool failed = result.status == ops::CheckStatus::kFail;
+    log::event(
+        failed ? log::Level::kError : log::Level::kWarn,
+        failed ? "server.start_check_failed" : "server.start_check_warning",
+        {log::kv("check", result.name), log::kv("class", ops::problem_class_name(result.problem_class)),
+         log::kv("code", result.code ? error_code_name(*result.code) : "NONE"),
+         log::kv("message", result.message), log::kv("fix", result.fix)});
   }
-  apply_log_level(*config);
+  const ops::ProblemClass failing = ops::first_failing_class(report.results);
+  if (failing != ops::ProblemClass::kNone) {
+    log::event(log::Level::kError, "server.start_refused",
+               {log::kv("class", ops::problem_class_name(failing)),
+                log::kv("exit_status", ops::exit_status_for_class(failing)),
+                log::kv("user", fmt::format("{} (uid {})", report.user.name, report.user.uid))});
+  }
+  return ops::exit_status_for_class(failing);
+}
+
+int serve(const std::string& config_file, const ops::FlagValues& flags) {
+  const ops::ConfigDraft draft = ops::load_config_draft(config_file, flags, read_environment);
+  apply_log_level(draft.config);
+  if (const int status = run_startup_checks(draft); status != 0) return status;
+  ops::Config config = draft.config;
   log::event(log::Level::kInfo, "config.loaded",
-             {log::kv("source", config->config_file.empty() ? "defaults, environment and flags"
-                                                            : config->config_file)});
-  auto broker = broker::Broker::open(ops::to_broker_options(*config));
+             {log::kv("source",
+                      config.config_file.empty() ? "defaults, environment and flags" : config.config_file)});
+  auto broker = broker::Broker::open(ops::to_broker_options(config));
   if (!broker) {
     log_failure("server.start_failed", broker.error());
     return exit_status_for(broker.error().code());
   }
   (*broker)->run();
-  auto server = http::HttpServer::start(ops::to_http_options(*config), **broker);
+  auto server = http::HttpServer::start(ops::to_http_options(config), **broker);
   if (!server) {
     log_failure("server.start_failed", server.error());
     (*broker)->stop();
     return exit_status_for(server.error().code());
   }
-  const auto amqp_options = ops::to_amqp_options(*config);
+  const auto amqp_options = ops::to_amqp_options(config);
   std::unique_ptr<amqp::AmqpServer> amqp_server;
   if (!amqp_options.listen.empty()) {
     auto started = amqp::AmqpServer::start(amqp_options, **broker);
@@ -110,7 +126,7 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
       amqp_server ? fmt::format("{}", fmt::join(amqp_server->bound_addresses(), ",")) : "off";
   log::event(log::Level::kInfo, "server.ready",
              {log::kv("http", (*server)->bound_address()), log::kv("amqp", amqp_addresses),
-              log::kv("data_dir", config->data_dir), log::kv("sync_mode", config->sync_mode),
+              log::kv("data_dir", config.data_dir), log::kv("sync_mode", config.sync_mode),
               log::kv("version", kVersion)});
   sigset_t signals;
   sigemptyset(&signals);
@@ -119,7 +135,7 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
     int received = 0;
     if (sigwait(&signals, &received) != 0) continue;
     if (received == SIGHUP) {
-      reload(config_file, flags, *config);
+      reload(config_file, flags, config);
       continue;
     }
     log::event(log::Level::kInfo, "server.stopping", {log::kv("signal", strsignal(received))});
@@ -146,9 +162,12 @@ int main(int argc, char** argv) {
 
   CLI::App app{"ballastd: the Ballast message-queuing server"};
   app.footer(
-      "Exit statuses: 0 stopped cleanly, 1 cannot listen or other failure, 2 usage, 74 storage I/O "
-      "error or full, 75 data directory locked by another ballastd, 77 storage permission denied, "
-      "78 configuration invalid. Every key: docs/configuration.md.");
+      "Before it listens, ballastd checks the configuration, the data directory, free space, the "
+      "open-file and memory limits, the lock and the ports, and reports every problem at once.\n"
+      "Exit statuses: 0 stopped cleanly, 1 other failure, 2 usage, 73 resource shortage (descriptors, "
+      "memory, disk), 74 storage unusable (I/O, read-only, not a directory), 75 data directory locked "
+      "by another ballastd, 76 cannot listen (port in use), 77 permission denied, 78 configuration "
+      "invalid. Details: docs/operations.md; every key: docs/configuration.md.");
   std::string config_file;
   ops::FlagValues flags;
   std::string data_dir, http_listen, segment_size, sync_mode, log_level;

@@ -30,6 +30,7 @@ const std::vector<KeySpec>& key_specs() {
       {"server.insecure_remote", &Config::insecure_remote},
       {"server.http_threads", &Config::http_threads, 1, 64},
       {"server.log_level", &Config::log_level, 0, 0, true, {"trace", "debug", "info", "warn", "error"}},
+      {"server.user", &Config::user},
       {"storage.data_dir", &Config::data_dir},
       {"storage.segment_size", &Config::segment_size, 1ull << 20, 1ull << 32},
       {"storage.sync_mode", &Config::sync_mode, 0, 0, false, {"always", "interval"}},
@@ -171,34 +172,40 @@ void check_consistency(const Config& config, std::vector<std::string>& problems)
 
 }  // namespace
 
-Result<Config> load_config(const std::string& config_file, const FlagValues& flags,
-                           const EnvironmentReader& environment) {
-  Config config;
-  std::vector<std::string> problems;
+ConfigDraft load_config_draft(const std::string& config_file, const FlagValues& flags,
+                              const EnvironmentReader& environment) {
+  ConfigDraft draft;
   std::string file = config_file;
   if (file.empty()) file = environment("BALLAST_CONFIG").value_or("");
   if (!file.empty()) {
-    config.config_file = file;
-    apply_file(config, file, problems);
+    draft.config.config_file = file;
+    apply_file(draft.config, file, draft.problems);
   }
-  apply_environment(config, environment, problems);
+  apply_environment(draft.config, environment, draft.problems);
   for (const auto& [key, value] : flags) {
     const KeySpec* spec = find_spec(key);
     if (spec == nullptr) {
-      problems.push_back(unknown_key_problem(key, "flag"));
+      draft.problems.push_back(unknown_key_problem(key, "flag"));
       continue;
     }
-    if (auto problem = apply_text(config, *spec, value, "flag")) problems.push_back(*problem);
+    if (auto problem = apply_text(draft.config, *spec, value, "flag")) draft.problems.push_back(*problem);
   }
-  check_consistency(config, problems);
-  if (!problems.empty()) {
-    return Error(
-        ErrorCode::kConfigInvalid,
-        fmt::format("{} configuration problem{}:\n  {}", problems.size(), problems.size() == 1 ? "" : "s",
-                    fmt::join(problems, "\n  ")),
-        "correct each key named above (docs/configuration.md lists every key, its range and default)");
-  }
-  return config;
+  check_consistency(draft.config, draft.problems);
+  return draft;
+}
+
+Error config_problems_error(const std::vector<std::string>& problems) {
+  return Error(ErrorCode::kConfigInvalid,
+               fmt::format("{} configuration problem{}:\n  {}", problems.size(),
+                           problems.size() == 1 ? "" : "s", fmt::join(problems, "\n  ")),
+               "correct each key named above (docs/configuration.md lists every key, its range and default)");
+}
+
+Result<Config> load_config(const std::string& config_file, const FlagValues& flags,
+                           const EnvironmentReader& environment) {
+  ConfigDraft draft = load_config_draft(config_file, flags, environment);
+  if (!draft.problems.empty()) return config_problems_error(draft.problems);
+  return std::move(draft.config);
 }
 
 std::vector<std::pair<std::string, bool>> config_keys() {

@@ -26,6 +26,7 @@ struct Config {
   bool insecure_remote = false;
   uint64_t http_threads = 1;
   std::string log_level = "info";  // reloadable
+  std::string user;                // the user ballastd runs as; empty = whoever starts it
   // [storage]
   std::string data_dir = "./var/ballast";
   uint64_t segment_size = 64ull << 20;
@@ -61,6 +62,19 @@ using EnvironmentReader = std::function<std::optional<std::string>(const std::st
 // Fails with CONFIG_INVALID whose message lists every problem, one per line.
 Result<Config> load_config(const std::string& config_file, const FlagValues& flags,
                            const EnvironmentReader& environment);
+
+// What load_config() builds before it decides: every valid value applied (a refused value
+// leaves the default), and each problem as one line naming its source. Lets the start-up
+// checks report the configuration's problems together with everything else.
+struct ConfigDraft {
+  Config config;
+  std::vector<std::string> problems;
+};
+ConfigDraft load_config_draft(const std::string& config_file, const FlagValues& flags,
+                              const EnvironmentReader& environment);
+
+// The CONFIG_INVALID error for a draft's problems (one per line).
+Error config_problems_error(const std::vector<std::string>& problems);
 
 // Every key ("section.key") with whether SIGHUP applies it.
 std::vector<std::pair<std::string, bool>> config_keys();

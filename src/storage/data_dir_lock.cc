@@ -20,7 +20,34 @@ std::string read_pid(int fd) {
   return pid;
 }
 
+Error locked_error(const std::filesystem::path& data_dir, const std::filesystem::path& path,
+                   const std::string& holder) {
+  return Error(ErrorCode::kDataDirLocked,
+               fmt::format("data directory {} is in use by another ballastd (PID {}, holding "
+                           "{})",
+                           data_dir.string(), holder, path.string()),
+               fmt::format("stop that process (kill {}) or give this one another "
+                           "--data-dir",
+                           holder));
+}
+
 }  // namespace
+
+Status DataDirLock::probe(const std::filesystem::path& data_dir) {
+  const std::filesystem::path path = data_dir / "ballast.lock";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return ok_status();
+    return io_error(errno, "open the lock file", path);
+  }
+  const int locked = ::flock(fd, LOCK_EX | LOCK_NB);
+  const int saved = errno;
+  const std::string holder = locked == 0 ? "" : read_pid(fd);
+  ::close(fd);  // also releases the probe's own lock
+  if (locked == 0) return ok_status();
+  if (saved != EWOULDBLOCK) return io_error(saved, "lock", path);
+  return locked_error(data_dir, path, holder);
+}
 
 Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) {
   const std::filesystem::path path = data_dir / "ballast.lock";
@@ -31,13 +58,7 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
     const std::string holder = read_pid(fd);
     ::close(fd);
     if (saved != EWOULDBLOCK) return io_error(saved, "lock", path);
-    return Error(ErrorCode::kDataDirLocked,
-                 fmt::format("data directory {} is in use by another ballastd (PID {}, holding "
-                             "{})",
-                             data_dir.string(), holder, path.string()),
-                 fmt::format("stop that process (kill {}) or give this one another "
-                             "--data-dir",
-                             holder));
+    return locked_error(data_dir, path, holder);
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {

@@ -13,6 +13,11 @@ namespace ballast::storage {
 class DataDirLock {
  public:
   static Result<DataDirLock> acquire(const std::filesystem::path& data_dir);
+  // Whether the lock is free, without creating or writing anything (a check made by another
+  // user must not leave a lock file the broker's user cannot open). A missing lock file is
+  // free. Fails with DATA_DIR_LOCKED naming the PID that holds it, or an io_error() when the
+  // lock file cannot be opened.
+  static Status probe(const std::filesystem::path& data_dir);
   DataDirLock(DataDirLock&& other) noexcept;
   DataDirLock& operator=(DataDirLock&& other) noexcept;
   DataDirLock(const DataDirLock&) = delete;

@@ -48,8 +48,8 @@ std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
   return candidate;
 }
 
-Error permission_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
-  const uid_t uid = ::geteuid();
+Error permission_error(int error_number, std::string_view operation, const std::filesystem::path& path,
+                       uid_t uid) {
   const std::string user = user_name(uid);
   // Deleting or renaming is decided by the directory's permissions, not the file's.
   const bool directory_decides = operation == "delete" || operation.starts_with("rename");
@@ -87,8 +87,12 @@ Error full_error(int error_number, std::string_view operation, const std::filesy
 }  // namespace
 
 Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
+  return io_error(error_number, operation, path, ::geteuid());
+}
+
+Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path, uid_t user) {
   if (error_number == EACCES || error_number == EPERM) {
-    return permission_error(error_number, operation, path);
+    return permission_error(error_number, operation, path, user);
   }
   if (error_number == ENOSPC || error_number == EDQUOT) {
     return full_error(error_number, operation, path);

@@ -6,6 +6,8 @@
 //   EROFS and others   -> STORAGE_IO_ERROR, naming the errno text
 // Thread-safe.
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string_view>
 
@@ -15,5 +17,9 @@ namespace ballast::storage {
 
 // `operation` is a verb phrase such as "write", "fdatasync", "create".
 Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path);
+
+// As above, but a permission error names `user` instead of the running user: for checks made
+// on behalf of another user (ballast doctor run as root for the broker's user).
+Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path, uid_t user);
 
 }  // namespace ballast::storage

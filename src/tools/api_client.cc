@@ -131,4 +131,8 @@ Result<json> ApiClient::stats() {
   return call_json(HttpMethod::kGet, ApiPaths::stats());
 }
 
+Result<json> ApiClient::health() {
+  return call_json(HttpMethod::kGet, ApiPaths::health());
+}
+
 }  // namespace ballast::tools

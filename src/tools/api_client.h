@@ -59,6 +59,8 @@ class ApiClient {
   Result<nlohmann::json> nack(std::string_view queue, const nlohmann::json& receipts, Requeue requeue);
   Result<nlohmann::json> peek(std::string_view queue, uint32_t max);
   Result<nlohmann::json> stats();
+  // {"status": "ok" | "degraded", "degraded": [{"component", "code", "message"}]}.
+  Result<nlohmann::json> health();
 
  private:
   struct Answer {

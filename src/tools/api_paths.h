@@ -27,6 +27,8 @@ class ApiPaths {
   std::string peek(std::string_view queue, uint32_t max) const;
   // Broker-wide statistics (not per vhost): "/api/v1/stats".
   static std::string stats() { return "/api/v1/stats"; }
+  // Health of the broker's parts: "/healthz".
+  static std::string health() { return "/healthz"; }
 
  private:
   std::string queues_;

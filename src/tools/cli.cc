@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/doctor_command.h"
 #include "tools/journal_commands.h"
 #include "tools/peek_command.h"
 #include "tools/queue_commands.h"
@@ -38,6 +39,7 @@ std::string help_footer() {
          "  4  journal verify: the journal is damaged; each damaged range is printed\n"
          "  5  journal verify / salvage: the data directory cannot be used (a running ballastd\n"
          "     holds it, permission, I/O); the error code, message and fix are printed\n"
+         "  6  doctor: at least one check failed; each is printed with its fix\n"
          "\n"
          "Documentation: docs/cli.md";
 }
@@ -57,6 +59,7 @@ ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& enviro
   PeekCommand peek(app, globals, selected);
   StatsCommand stats(app, globals, selected);
   JournalCommands journal(app, globals, selected);
+  DoctorCommand doctor(app, globals, selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -19,6 +19,7 @@ enum class ExitCode : int {
   kUnreachable = 3,  // the server could not be reached (SERVER_UNREACHABLE)
   kDamaged = 4,      // `ballast journal verify` found damage (printed on stdout)
   kLocalError = 5,   // a data directory could not be used: locked by a ballastd, permission, I/O
+  kCheckFailed = 6,  // `ballast doctor` found at least one failing check (printed on stdout)
 };
 
 // The two lines above, each ending in '\n'; no "Fix:" line when the fix is empty.

@@ -36,6 +36,7 @@ constexpr std::array kTable = {
     ErrorCodeInfo{ErrorCode::kConfigInvalid, "CONFIG_INVALID", 400, 406},
     ErrorCodeInfo{ErrorCode::kListenFailed, "LISTEN_FAILED", 503, 506},
     ErrorCodeInfo{ErrorCode::kServerUnreachable, "SERVER_UNREACHABLE", 503, 506},
+    ErrorCodeInfo{ErrorCode::kDescriptorLimit, "DESCRIPTOR_LIMIT", 503, 506},
     ErrorCodeInfo{ErrorCode::kNotImplemented, "NOT_IMPLEMENTED", 501, 540},
 };
 

@@ -36,6 +36,7 @@ enum class ErrorCode {
   kConfigInvalid,
   kListenFailed,
   kServerUnreachable,
+  kDescriptorLimit,
   kNotImplemented,
 };
 

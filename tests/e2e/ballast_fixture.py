@@ -35,8 +35,9 @@ class Daemon:
 
     def start(self, expect_ready=True):
         self.process = subprocess.Popen(
-            [*self.prefix, self.ballastd, "--data-dir", self.data_dir, "--http-listen", "127.0.0.1:0",
-             # AMQP on a port the kernel picks, unless the test asks for its own listeners.
+            [*self.prefix, self.ballastd, "--data-dir", self.data_dir,
+             # HTTP and AMQP on ports the kernel picks, unless the test asks for its own listeners.
+             *([] if "--http-listen" in self.extra_args else ["--http-listen", "127.0.0.1:0"]),
              *([] if "--amqp-listen" in self.extra_args else ["--amqp-listen", "127.0.0.1:0"]),
              *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
