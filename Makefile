@@ -6,7 +6,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 60
 export CCACHE_DIR ?= $(HOME)/.cache/ballast-ccache
 
-.PHONY: deps deps-bench configure-release build-release build-test run test bench fuzz clean
+.PHONY: deps deps-bench configure-release build-release build-test run test soak bench fuzz clean
 
 deps:
 	scripts/install-deps
@@ -32,6 +32,15 @@ run: configure-release
 
 test: build-test
 	ctest --test-dir build/test -j$(JOBS) --output-on-failure --timeout 900
+
+# The kill -9 loop of `make test` for longer: SOAK_ITERATIONS crashes within SOAK_SECONDS; it
+# prints its seed first, and SOAK_SEED=S repeats a run's schedule of kills.
+SOAK_ITERATIONS ?= 1000
+SOAK_SECONDS ?= 3600
+SOAK_SEED ?=
+soak: build-test
+	/usr/bin/python3 tests/e2e/test_kill9_loop.py --ballastd build/test/src/daemon/ballastd \
+	  --iterations $(SOAK_ITERATIONS) --max-seconds $(SOAK_SECONDS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 bench: deps-bench build-release
 	bench/run-all build/release
