@@ -479,7 +479,6 @@ void BrokerCore::apply_durable(CommitPlan& plan) {
 }
 
 void BrokerCore::undo(CommitPlan& plan) {
-  for (auto it = plan.on_failed.rbegin(); it != plan.on_failed.rend(); ++it) (*it)();
   for (auto it = plan.settles.rbegin(); it != plan.settles.rend(); ++it) {
     auto found = queues_.find(it->queue_id);
     if (found != queues_.end()) found->second->abort_settle(it->key, EntryState::kReady);
@@ -490,6 +489,7 @@ void BrokerCore::undo(CommitPlan& plan) {
     if (const MessageEntry* entry = found->second->find(it->entry.key)) track_location(entry->segment_id, -1);
     found->second->remove(it->entry.key);
   }
+  for (auto it = plan.on_failed.rbegin(); it != plan.on_failed.rend(); ++it) (*it)();
 }
 
 void BrokerCore::submit_in_background(CommitPlan plan, std::string_view what) {

@@ -8,9 +8,10 @@
 // kept as data, `appends` and `settles`, not as closures: one std::function per message was a
 // measurable share of the per-message CPU budget (docs/architecture.md). BrokerCore::submit
 // applies them; everything else (queue creation, exchanges, rates) uses the closures.
-// Durable: the data actions first, then on_durable in order. Failed: on_failed newest first,
-// then the data actions undone; the data actions touch only their own message, so this order
-// is safe.
+// Durable: the data actions first, then on_durable in order. Failed: the data actions undone
+// first (each touches only its own message), then on_failed newest first: a closure may undo
+// what a data action depends on (a dead-letter queue created by the same plan), never the
+// other way round.
 
 #include <functional>
 #include <vector>

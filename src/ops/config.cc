@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <limits>
 #include <variant>
 
@@ -91,7 +92,8 @@ std::optional<std::string> apply_text(Config& config, const KeySpec& spec, const
           uint64_t value = 0;
           auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
           if (error != std::errc() || end != text.data() + text.size()) {
-            return fmt::format("{}: {} = {} is not a whole number", source, spec.name, text);
+            return fmt::format("{}: {} = {} is not a whole number in {}..{}", source, spec.name, text,
+                               spec.min, spec.max);
           }
           if (value < spec.min || value > spec.max) {
             return fmt::format("{}: {} = {} is outside {}..{}", source, spec.name, value, spec.min, spec.max);
@@ -111,6 +113,15 @@ std::optional<std::string> toml_text(const toml::node& node) {
 }
 
 void apply_file(Config& config, const std::string& path, std::vector<std::string>& problems) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    problems.push_back(
+        fmt::format("{}: the configuration file {}", path,
+                    std::filesystem::exists(path, error)
+                        ? "is not a regular file"
+                        : "does not exist (pass an existing file with --config or BALLAST_CONFIG)"));
+    return;
+  }
   toml::table parsed;
   try {
     parsed = toml::parse_file(path);

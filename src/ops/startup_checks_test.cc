@@ -214,6 +214,28 @@ TEST_F(StartupChecksTest, RepairGivesTheDirectoryToTheUserAndSaysWhatItChanged) 
   EXPECT_TRUE(failures(after).empty()) << failures(after).front().message;
 }
 
+TEST_F(StartupChecksTest, RepairNeverFollowsASymlinkedDirectoryOutOfTheDataDirectory) {
+  make_data_dir(kNobody, 0750);
+  // The broker's user swapped journal/ for a link to a root-owned directory elsewhere.
+  const auto outside = root_.path() / "outside";
+  std::filesystem::create_directory(outside);
+  std::ofstream(outside / "secret") << "x";
+  ::chmod((outside / "secret").c_str(), 0600);
+  std::filesystem::remove_all(data_dir_ / "journal");
+  std::filesystem::create_directory_symlink(outside, data_dir_ / "journal");
+  const auto user = identity_for_user("nobody");
+  ASSERT_TRUE(user.ok());
+  const RepairReport repair = repair_data_dir(draft_.config, *user);
+  ASSERT_FALSE(repair.failures.empty());
+  EXPECT_NE(repair.failures.front().message().find("symbolic link"), std::string::npos)
+      << repair.failures.front().message();
+  struct stat info {};
+  ASSERT_EQ(::stat((outside / "secret").c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 0u);  // untouched
+  ASSERT_EQ(::stat(outside.c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 0u);
+}
+
 TEST_F(StartupChecksTest, RepairCreatesAMissingDirectory) {
   draft_.config.data_dir = (root_.path() / "new" / "data").string();
   const auto user = identity_for_user("nobody");

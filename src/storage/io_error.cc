@@ -98,8 +98,9 @@ Error io_error(int error_number, std::string_view operation, const std::filesyst
     return full_error(error_number, operation, path);
   }
   std::string fix =
-      "check the kernel log (dmesg) for disk errors; the broker refuses writes to "
-      "this file until the storage self-check passes again";
+      "check the kernel log (dmesg) for disk errors; after a failed journal write or fsync the "
+      "journal refuses every write (a failed fsync is never retried): restart ballastd once the "
+      "disk is healthy";
   if (error_number == EROFS) fix = "remount the file system read-write";
   return Error(ErrorCode::kStorageIoError,
                fmt::format("cannot {} {}: {} (errno {})", operation, path.string(),

@@ -102,9 +102,11 @@ void Journal::run_self_check() {
   std::optional<Error> failure;
   if (!status) failure = std::move(status).error().with_context("storage self-check");
   bool was_failing = false;
+  bool sticky = false;
   {
     std::lock_guard lock(mu_);
     was_failing = self_check_error_.has_value();
+    sticky = sticky_error_.has_value();
     const bool same = was_failing && failure && self_check_error_->describe() == failure->describe();
     self_check_error_ = failure;
     if (same) return;
@@ -117,10 +119,13 @@ void Journal::run_self_check() {
                         "new messages and queues are refused; acks and deletes go on; segments "
                         "emptied meanwhile are not reclaimed, so disk use grows until it is fixed")});
   } else if (was_failing) {
-    log::event(log::Level::kInfo, "storage.self_check_recovered",
+    log::event(sticky ? log::Level::kWarn : log::Level::kInfo, "storage.self_check_recovered",
                {log::kv("message",
-                        "the journal directory and the current segment are writable again; "
-                        "publishing resumes")});
+                        sticky ? "the data and journal directories and the current segment are writable "
+                                 "again, but an earlier journal write or fsync failed: writes stay refused "
+                                 "until ballastd is restarted"
+                               : "the data and journal directories and the current segment are writable "
+                                 "again; publishing resumes")});
   }
 }
 

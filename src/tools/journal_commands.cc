@@ -30,6 +30,19 @@ ExitCode report_local_error(const Error& error, Console& console) {
   return ExitCode::kLocalError;
 }
 
+// NOT_FOUND unless `data_dir` holds a broker's superblock: checked before anything else, so
+// that a mistyped --data-dir is named as such and nothing (not even a lock file) is created.
+Status require_data_dir(const std::filesystem::path& data_dir) {
+  std::error_code error;
+  if (std::filesystem::exists(data_dir / "superblock", error)) return ok_status();
+  const bool exists = std::filesystem::exists(data_dir, error);
+  return Error(
+      ErrorCode::kNotFound,
+      fmt::format("{} {}", data_dir.string(),
+                  exists ? "is not a Ballast data directory: it has no superblock file" : "does not exist"),
+      "pass the storage.data_dir of the stopped broker as --data-dir");
+}
+
 }  // namespace
 
 JournalCommands::JournalCommands(CLI::App& app, const GlobalOptions& globals, CommandAction& selected)
@@ -55,8 +68,10 @@ JournalCommands::JournalCommands(CLI::App& app, const GlobalOptions& globals, Co
 
 ExitCode JournalCommands::verify(Console& console) const {
   log::set_min_level(log::Level::kWarn);
-  auto lock = storage::DataDirLock::acquire(data_dir_);
-  if (!lock) return report_local_error(lock.error(), console);
+  if (auto found = require_data_dir(data_dir_); !found) return report_local_error(found.error(), console);
+  // Only reads: probing the lock (a running ballastd is named) creates and writes nothing.
+  if (auto free = storage::DataDirLock::probe(data_dir_); !free)
+    return report_local_error(free.error(), console);
   storage::PosixFileSystem posix;
   broker::DamagedQueueFinder finder;
   auto report = storage::verify_journal(posix, data_dir_, finder);
@@ -74,6 +89,7 @@ ExitCode JournalCommands::verify(Console& console) const {
 
 ExitCode JournalCommands::salvage(Console& console) const {
   log::set_min_level(log::Level::kWarn);
+  if (auto found = require_data_dir(data_dir_); !found) return report_local_error(found.error(), console);
   broker::SalvageOptions options;
   options.data_dir = data_dir_;
   if (!output_dir_.empty()) options.output_dir = output_dir_;
