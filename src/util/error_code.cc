@@ -37,6 +37,7 @@ constexpr std::array kTable = {
     ErrorCodeInfo{ErrorCode::kListenFailed, "LISTEN_FAILED", 503, 506},
     ErrorCodeInfo{ErrorCode::kServerUnreachable, "SERVER_UNREACHABLE", 503, 506},
     ErrorCodeInfo{ErrorCode::kDescriptorLimit, "DESCRIPTOR_LIMIT", 503, 506},
+    ErrorCodeInfo{ErrorCode::kUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", 415, 406},
     ErrorCodeInfo{ErrorCode::kNotImplemented, "NOT_IMPLEMENTED", 501, 540},
 };
 

@@ -37,6 +37,7 @@ enum class ErrorCode {
   kListenFailed,
   kServerUnreachable,
   kDescriptorLimit,
+  kUnsupportedMediaType,
   kNotImplemented,
 };
 

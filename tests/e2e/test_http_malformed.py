@@ -366,7 +366,7 @@ class MalformedHttpRequests(unittest.TestCase):
 
     # --- bodies --------------------------------------------------------------------------------
 
-    def test_wrong_content_types_with_non_json_bodies_are_400(self):
+    def test_bodies_not_labelled_json_are_415(self):
         for content_type, body in (("application/x-www-form-urlencoded", b"body=hello"),
                                    ("text/plain", b"hello"),
                                    ("multipart/form-data; boundary=b",
@@ -374,11 +374,14 @@ class MalformedHttpRequests(unittest.TestCase):
                                    ("application/octet-stream", b"\x00\x01\x02")):
             with self.subTest(content_type=content_type):
                 raw = request_bytes("POST", b"/api/v1/queues/good/messages", body, content_type=content_type)
-                error = self.assert_error(self.exchange(raw), 400, "INVALID_ARGUMENT", "not valid JSON")
+                error = self.assert_error(self.exchange(raw), 415, "UNSUPPORTED_MEDIA_TYPE", content_type)
                 self.assertIn("application/json", error["fix"])
-        raw = request_bytes("PUT", b"/api/v1/queues/" + MARKER.encode(), b"max_length=5",
-                            content_type="application/x-www-form-urlencoded")
-        self.assert_error(self.exchange(raw), 400, "INVALID_ARGUMENT", "not valid JSON")
+        # A valid JSON body labelled otherwise (a form a web page could post) is refused too.
+        for content_type in ("text/plain", None):
+            with self.subTest(content_type=content_type):
+                raw = request_bytes("PUT", b"/api/v1/queues/" + MARKER.encode(), b'{"max_length": 5}',
+                                    content_type=content_type)
+                self.assert_error(self.exchange(raw), 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type")
 
     def test_truncated_json_is_400_and_publishes_nothing(self):
         for body in (b'{"body": "hel', b'{"messages": [{"body": "a"}, {"body": "b"', b"{", b'{"body": "x"'):

@@ -49,7 +49,7 @@ std::optional<http::ApiRequest> next_request(std::string_view& stream) {
   stream = rest;
   auto request = parser.release();
   return http::ApiRequest{std::string(request.method_string()), std::string(request.target()),
-                          std::move(request.body())};
+                          std::move(request.body()), std::string(request[bhttp::field::content_type])};
 }
 
 http::ApiResponse route(http::ApiRouter& router, http::ApiRequest request) {

@@ -1,5 +1,7 @@
 #include "protocol/http/api_router.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <memory>
 #include <vector>
@@ -109,6 +111,25 @@ broker::Callback<T> answer(ApiReply reply, Render render) {
   };
 }
 
+// A body must be labelled application/json (parameters such as charset allowed): anything else
+// is refused before it is read as JSON, so that a form a web page posts to the loopback API
+// (a browser "simple request", sent without a preflight) is never acted on.
+std::optional<Error> content_type_refusal(const ApiRequest& request) {
+  if (request.body.empty()) return std::nullopt;
+  std::string media_type = request.content_type.substr(0, request.content_type.find(';'));
+  std::erase_if(media_type, [](unsigned char c) { return std::isspace(c); });
+  std::transform(media_type.begin(), media_type.end(), media_type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (media_type == "application/json") return std::nullopt;
+  return Error(
+      ErrorCode::kUnsupportedMediaType,
+      request.content_type.empty()
+          ? fmt::format("the {} request to {} has a body but no Content-Type", request.method, request.target)
+          : fmt::format("the {} request to {} has Content-Type \"{}\"; the API reads only JSON",
+                        request.method, request.target, request.content_type),
+      "send the body as JSON with Content-Type: application/json (curl: --json '{...}')");
+}
+
 }  // namespace
 
 ApiResponse error_response(const Error& error, int status_override) {
@@ -120,6 +141,7 @@ ApiRouter::ApiRouter(broker::Broker& broker, uint32_t max_long_polls)
     : broker_(broker), max_long_polls_(max_long_polls) {}
 
 void ApiRouter::handle(ApiRequest request, ApiReply reply) {
+  if (auto refused = content_type_refusal(request)) return reply(error_response(*refused));
   const size_t question = request.target.find('?');
   const std::string path = request.target.substr(0, question);
   const std::string query = question == std::string::npos ? "" : request.target.substr(question + 1);

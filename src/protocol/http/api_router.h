@@ -17,6 +17,7 @@ struct ApiRequest {
   std::string method;  // "GET", "PUT", ...
   std::string target;  // path and query, e.g. "/api/v1/queues/jobs/messages?max=5"
   std::string body;
+  std::string content_type;  // the Content-Type header, as sent; empty when absent
 };
 
 struct ApiResponse {

@@ -32,7 +32,7 @@ class ApiRouterTest : public ::testing::Test {
   std::pair<int, json> call(const std::string& method, const std::string& target,
                             const std::string& body = "") {
     std::promise<ApiResponse> answered;
-    router_->handle(ApiRequest{method, target, body},
+    router_->handle(ApiRequest{method, target, body, "application/json"},
                     [&](ApiResponse response) { answered.set_value(std::move(response)); });
     auto future = answered.get_future();
     EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
@@ -105,12 +105,29 @@ TEST_F(ApiRouterTest, DotSegmentsInThePathAreRefusedNotTakenAsNames) {
   EXPECT_TRUE(listed["queues"].empty()) << listed.dump();
 }
 
+TEST_F(ApiRouterTest, ABodyThatIsNotLabelledJsonIsRefusedBeforeItIsRead) {
+  for (const char* content_type : {"", "text/plain", "application/x-www-form-urlencoded"}) {
+    std::promise<ApiResponse> answered;
+    router_->handle(ApiRequest{"PUT", "/api/v1/queues/jobs", "{}", content_type},
+                    [&](ApiResponse response) { answered.set_value(std::move(response)); });
+    const ApiResponse response = answered.get_future().get();
+    EXPECT_EQ(response.status, 415) << content_type;
+    EXPECT_EQ(json::parse(response.body)["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
+  }
+  EXPECT_EQ(call("GET", "/api/v1/queues/jobs").first, 404);  // nothing was created
+  std::promise<ApiResponse> answered;
+  router_->handle(ApiRequest{"PUT", "/api/v1/queues/jobs", "{}", "Application/JSON; charset=utf-8"},
+                  [&](ApiResponse response) { answered.set_value(std::move(response)); });
+  EXPECT_EQ(answered.get_future().get().status, 201);
+}
+
 TEST_F(ApiRouterTest, LongPollsOverTheCapAreRefused) {
   EXPECT_EQ(call("PUT", "/api/v1/queues/jobs").first, 201);
   std::vector<std::promise<ApiResponse>> waiting(2);
   for (auto& promise : waiting) {
-    router_->handle(ApiRequest{"POST", "/api/v1/queues/jobs/receive", R"({"wait_seconds": 2})"},
-                    [&promise](ApiResponse response) { promise.set_value(std::move(response)); });
+    router_->handle(
+        ApiRequest{"POST", "/api/v1/queues/jobs/receive", R"({"wait_seconds": 2})", "application/json"},
+        [&promise](ApiResponse response) { promise.set_value(std::move(response)); });
   }
   auto [status, body] = call("POST", "/api/v1/queues/jobs/receive", R"({"wait_seconds": 2})");
   EXPECT_EQ(status, 429);

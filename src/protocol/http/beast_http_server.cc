@@ -143,7 +143,7 @@ class BeastHttpServer final : public HttpServer {
       // A named local, not a temporary: GCC 12 destroys temporaries in a co_await
       // expression twice.
       ApiRequest routed{std::string(request.method_string()), std::string(request.target()),
-                        std::move(request.body())};
+                        std::move(request.body()), std::string(request[bhttp::field::content_type])};
       ApiResponse answer = co_await async_route(router_, std::move(routed), asio::use_awaitable);
       bhttp::response<bhttp::string_body> response(static_cast<bhttp::status>(answer.status),
                                                    request.version());
