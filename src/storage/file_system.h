@@ -45,6 +45,18 @@ class File {
   virtual Result<uint64_t> size() = 0;
 };
 
+// The whole content of `file`, read from offset 0 (recovery and `journal verify` read a segment
+// at once this way).
+inline Result<std::string> read_whole(File& file) {
+  auto size = file.size();
+  if (!size) return std::move(size).error();
+  std::string buffer(*size, '\0');
+  auto read = file.read_at(0, std::as_writable_bytes(std::span(buffer)));
+  if (!read) return std::move(read).error();
+  buffer.resize(*read);
+  return buffer;
+}
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;

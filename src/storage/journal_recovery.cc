@@ -166,12 +166,9 @@ Status Journal::replay_segment(uint64_t segment_id, uint64_t start_offset, bool 
   const fs::path path = segment_path(segment_id);
   auto file = fs_.open(path, OpenMode::kReadWrite);
   if (!file) return std::move(file).error();
-  auto size = (*file)->size();
-  if (!size) return std::move(size).error();
-  std::string buffer(*size, '\0');
-  auto read = (*file)->read_at(0, std::as_writable_bytes(std::span(buffer)));
-  if (!read) return std::move(read).error();
-  buffer.resize(*read);
+  auto contents = read_whole(**file);
+  if (!contents) return std::move(contents).error();
+  const std::string buffer = std::move(*contents);
   const auto bytes = std::as_bytes(std::span(buffer));
 
   const auto header = decode_segment_header(bytes);

@@ -43,13 +43,7 @@ DamageStatus damage_status_of(DecodeStatus status) {
 Result<std::string> read_file(FileSystem& file_system, const fs::path& path) {
   auto file = file_system.open(path, OpenMode::kReadOnly);
   if (!file) return std::move(file).error();
-  auto size = (*file)->size();
-  if (!size) return std::move(size).error();
-  std::string buffer(*size, '\0');
-  auto read = (*file)->read_at(0, std::as_writable_bytes(std::span(buffer)));
-  if (!read) return std::move(read).error();
-  buffer.resize(*read);
-  return buffer;
+  return read_whole(**file);
 }
 
 // The first sequence number of the segment's header, if the header reads.
