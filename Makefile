@@ -5,6 +5,9 @@ SHELL := /bin/bash
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
 export CCACHE_DIR ?= $(HOME)/.cache/ballast-ccache
+# Paths relative to the checkout, so a second clone or worktree reuses the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: deps deps-bench configure-release build-release build-test run test soak bench fuzz clean
 
