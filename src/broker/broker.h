@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "broker/message.h"
+#include "broker/publish_filter.h"
 #include "broker/queue_settings.h"
 #include "storage/file_system.h"
 #include "storage/journal.h"
@@ -145,6 +146,9 @@ class Broker {
   static Result<std::unique_ptr<Broker>> open(const BrokerOptions& options);
   virtual ~Broker() = default;
 
+  // Routes publishes to the queues `filter` names through it (docs/plugins.md); null = none.
+  // Only before run(). The filter must answer every call before stop() (stop it first).
+  virtual void set_publish_filter(PublishFilter* filter) = 0;
   // Starts the broker thread and the journal's writer thread.
   virtual void run() = 0;
   // Refuses new work with SHUTTING_DOWN, answers pending calls, writes a final checkpoint and

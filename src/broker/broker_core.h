@@ -40,6 +40,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // Opens the journal and rebuilds the queues (on the calling thread, before run()).
   Status open();
 
+  void set_publish_filter(PublishFilter* filter) override;
   void run() override;
   void stop() override;
   void create_queue(std::string vhost, std::string name, QueueSettings settings,
@@ -140,8 +141,18 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void restore_reserve_when_due(int64_t now_monotonic_ms);
 
   // Publish (broker_publish.cc).
+  // The messages of one publish that go to one queue, in order.
+  struct PublishGroup {
+    Queue* queue = nullptr;
+    std::vector<PublishRequest> messages;
+  };
   void do_publish(const std::string& vhost, const std::string& name, std::vector<PublishRequest>& requests,
                   Callback<PublishOutcome> done);
+  // Stores every group in one commit started by `plan` (all or nothing); `ids` (the batch's
+  // message ids, for the dedup window) are remembered by `dedup_queue`.
+  void commit_publish(CommitPlan plan, std::vector<PublishGroup>& groups, Queue& dedup_queue,
+                      const std::set<std::string>& ids, PublishOutcome outcome,
+                      Callback<PublishOutcome> done);
   Status plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan);
   std::string new_message_id();
 
@@ -157,11 +168,45 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
                                     std::optional<Error>& refused);
   void do_publish_routed(const std::string& vhost, std::vector<RoutedMessage>& messages,
                          Callback<std::vector<RouteResult>> done);
+  // Which messages go to which queue, in order; refusals go into `results`.
+  std::map<Queue*, std::vector<size_t>> route_all(const std::string& vhost,
+                                                  std::vector<RoutedMessage>& messages,
+                                                  std::vector<RouteResult>& results);
+  // Stores `per_queue` in one commit; `done` gets `results` with the stored counts added.
+  void commit_routed(CommitPlan plan, std::vector<RoutedMessage>& messages,
+                     std::map<Queue*, std::vector<size_t>>& per_queue, std::vector<RouteResult> results,
+                     Callback<std::vector<RouteResult>> done);
   // The messages (indices into `messages`) that `queue` takes, in order; refusals go into
   // `results`; drop-head's dead-lettering goes into `plan`.
   std::vector<size_t> admit(Queue& queue, const std::vector<RoutedMessage>& messages,
                             const std::vector<size_t>& indices, int64_t now,
                             std::vector<RouteResult>& results, CommitPlan& plan);
+
+  // Publish filters (broker_filtering.cc; docs/plugins.md).
+  // A publish to a filtered queue: asks the filter, then stores by the verdicts.
+  void filter_publish(const std::string& vhost, const std::string& name, std::vector<PublishRequest> messages,
+                      std::set<std::string> ids, PublishOutcome outcome, Callback<PublishOutcome> done);
+  void store_filtered(const std::string& vhost, const std::string& name, std::vector<FilterVerdict>& verdicts,
+                      const std::set<std::string>& ids, PublishOutcome outcome,
+                      Callback<PublishOutcome> done);
+  // Where a verdict stores its message (the held queue is created in `plan` on first use), or
+  // why it is refused. Adds the bypass header to the message.
+  Result<Queue*> verdict_target(Queue& source, FilterVerdict& verdict, CommitPlan& plan);
+  // Routed publishing: takes the (message, queue) pairs whose queue has a filter out of
+  // `per_queue` and sends each queue's share to its filter. Returns the callback for the
+  // unfiltered rest; `done` is answered once every part is, with one result per message.
+  struct RoutedJoin;
+  Callback<std::vector<RouteResult>> divert_filtered(const std::string& vhost,
+                                                     std::vector<RoutedMessage>& messages,
+                                                     std::map<Queue*, std::vector<size_t>>& per_queue,
+                                                     Callback<std::vector<RouteResult>> done);
+  void store_filtered_routed(const std::string& vhost, const std::string& name, std::vector<size_t> indices,
+                             std::vector<FilterVerdict>& verdicts, const std::shared_ptr<RoutedJoin>& join);
+  // Sends the held messages of queues whose filter is back through it (from tick()).
+  void release_held();
+  void release_held_queue(Queue& held, const std::string& target_name);
+  void settle_released(uint64_t held_id, std::vector<uint64_t> keys, std::vector<FilterVerdict>& verdicts,
+                       const std::string& target_name);
 
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
@@ -240,6 +285,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   int64_t next_checkpoint_ms_ = 0;
   int64_t next_reserve_attempt_ms_ = 0;
   std::vector<DegradedPart> recovery_problems_;
+  PublishFilter* publish_filter_ = nullptr;  // set before run(); see set_publish_filter
+  std::set<uint64_t> releasing_held_;        // held queues with a release under way
 
   mutable std::mutex health_mu_;
   HealthReport health_;  // guarded by health_mu_

@@ -410,6 +410,7 @@ void BrokerCore::tick() {
     if (more_ready) serve_waiters(*queue);
   }
   expire_waiters(now_monotonic);
+  release_held();
   restore_reserve_when_due(now_monotonic);
   refresh_health();
   if (now_monotonic >= next_checkpoint_ms_) {

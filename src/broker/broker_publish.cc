@@ -119,26 +119,46 @@ void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
   }
   if (stored.empty()) return done(std::move(outcome));
   if (auto refusal = growth_refusal()) return done(std::move(*refusal));
-
-  CommitPlan plan;
-  auto room = plan_room(queue, stored.size(), stored_bytes, plan);
-  if (!room) {
-    undo(plan);
-    return done(std::move(room).error());
+  std::vector<PublishRequest> admitted;
+  admitted.reserve(stored.size());
+  for (size_t index : stored) admitted.push_back(std::move(requests[index]));
+  if (publish_filter_ != nullptr && publish_filter_->filters(vhost, name)) {
+    return filter_publish(vhost, name, std::move(admitted), std::move(ids_in_batch), std::move(outcome),
+                          std::move(done));
   }
-  for (size_t index : stored) {
-    PublishRequest& request = requests[index];
-    MessageAppendedRecord record = message_record(queue, request, now);
-    record.body = std::move(request.body);
-    const auto body_bytes = static_cast<uint32_t>(record.body.size());
-    plan_append(plan, queue, std::move(record), body_bytes);
+  std::vector<PublishGroup> groups;
+  groups.push_back(PublishGroup{&queue, std::move(admitted)});
+  commit_publish(CommitPlan{}, groups, queue, ids_in_batch, std::move(outcome), std::move(done));
+}
+
+void BrokerCore::commit_publish(CommitPlan plan, std::vector<PublishGroup>& groups, Queue& dedup_queue,
+                                const std::set<std::string>& ids, PublishOutcome outcome,
+                                Callback<PublishOutcome> done) {
+  const int64_t now = clock_->wall_ms();
+  std::vector<std::pair<uint64_t, size_t>> published_per_queue;
+  for (PublishGroup& group : groups) {
+    uint64_t bytes = 0;
+    for (const PublishRequest& request : group.messages) bytes += request.body.size();
+    auto room = plan_room(*group.queue, group.messages.size(), bytes, plan);
+    if (!room) {
+      undo(plan);
+      return done(std::move(room).error());
+    }
+    for (PublishRequest& request : group.messages) {
+      MessageAppendedRecord record = message_record(*group.queue, request, now);
+      record.body = std::move(request.body);
+      const auto body_bytes = static_cast<uint32_t>(record.body.size());
+      plan_append(plan, *group.queue, std::move(record), body_bytes);
+    }
+    published_per_queue.emplace_back(group.queue->id(), group.messages.size());
   }
   // Remembered now, not at commit, so that a duplicate arriving meanwhile is caught too.
-  for (const std::string& id : ids_in_batch) queue.remember_id(id, now);
-  const uint64_t queue_id = queue.id();
-  plan.on_durable.push_back([this, queue_id, count = stored.size()] {
-    auto target = queues_.find(queue_id);
-    if (target != queues_.end()) target->second->publish_rate().add(count, clock_->monotonic_ms());
+  for (const std::string& id : ids) dedup_queue.remember_id(id, now);
+  plan.on_durable.push_back([this, published_per_queue] {
+    for (const auto& [queue_id, count] : published_per_queue) {
+      auto target = queues_.find(queue_id);
+      if (target != queues_.end()) target->second->publish_rate().add(count, clock_->monotonic_ms());
+    }
   });
   auto status = submit(std::move(plan), [done, outcome = std::move(outcome)](Status committed) mutable {
     if (!committed) return done(std::move(committed).error());

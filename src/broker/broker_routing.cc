@@ -148,10 +148,18 @@ std::vector<Queue*> BrokerCore::route_targets(const std::string& vhost, const Ro
 
 void BrokerCore::do_publish_routed(const std::string& vhost, std::vector<RoutedMessage>& messages,
                                    Callback<std::vector<RouteResult>> done) {
-  const int64_t now = clock_->wall_ms();
   std::vector<RouteResult> results(messages.size());
+  std::map<Queue*, std::vector<size_t>> per_queue = route_all(vhost, messages, results);
+  if (publish_filter_ != nullptr && publish_filter_->filters_any(vhost)) {
+    done = divert_filtered(vhost, messages, per_queue, std::move(done));
+  }
+  commit_routed(CommitPlan{}, messages, per_queue, std::move(results), std::move(done));
+}
+
+std::map<Queue*, std::vector<size_t>> BrokerCore::route_all(const std::string& vhost,
+                                                            std::vector<RoutedMessage>& messages,
+                                                            std::vector<RouteResult>& results) {
   const std::optional<Error> growth = growth_refusal();
-  // Which messages go to which queue, in order.
   std::map<Queue*, std::vector<size_t>> per_queue;
   for (size_t i = 0; i < messages.size(); ++i) {
     PublishRequest& request = messages[i].request;
@@ -173,7 +181,13 @@ void BrokerCore::do_publish_routed(const std::string& vhost, std::vector<RoutedM
     if (request.id.empty()) request.id = new_message_id();
     for (Queue* queue : targets) per_queue[queue].push_back(i);
   }
-  CommitPlan plan;
+  return per_queue;
+}
+
+void BrokerCore::commit_routed(CommitPlan plan, std::vector<RoutedMessage>& messages,
+                               std::map<Queue*, std::vector<size_t>>& per_queue,
+                               std::vector<RouteResult> results, Callback<std::vector<RouteResult>> done) {
+  const int64_t now = clock_->wall_ms();
   std::map<uint64_t, uint64_t> published_per_queue;
   std::vector<uint32_t> targets_left(messages.size(), 0);
   for (const auto& [queue, indices] : per_queue) {

@@ -22,6 +22,7 @@ class TrackedBroker final : public broker::Broker {
   uint64_t unanswered_calls() const { return calls_.load(); }
   uint64_t unanswered_long_polls() const { return long_polls_.load(); }
 
+  void set_publish_filter(broker::PublishFilter* filter) override { inner_.set_publish_filter(filter); }
   void run() override { inner_.run(); }
   void stop() override { inner_.stop(); }
   void create_queue(std::string vhost, std::string name, broker::QueueSettings settings,

@@ -149,19 +149,25 @@ Result<broker::PublishRequest> publish_request(std::string raw_properties, std::
 
 std::string delivery_properties(const broker::DeliveredMessage& message) {
   const std::string& raw = message.properties.amqp_properties;
-  const bool dead_lettered = !header_text(message.properties.headers, "x-death-reason").empty();
   std::string out;
   WireWriter writer(out);
   if (raw.empty()) {
     encode(synthesized(message), writer);
     return out;
   }
-  if (!dead_lettered) return raw;
+  // Headers the broker added (dead-lettering, a filter's bypass tag or rewrite) join the
+  // client's own; without any, the properties go back byte-identical.
+  if (message.properties.headers.empty()) return raw;
   BasicProperties properties;
   WireReader reader(raw);
   if (!decode(reader, properties)) return raw;  // checked at publish; kept as it came
   FieldEntries headers;
   if (properties.headers && !parse_table(properties.headers->raw, headers)) return raw;
+  for (const auto& [name, value] : message.properties.headers) {
+    if (is_death_header(name)) continue;
+    std::erase_if(headers, [&](const auto& entry) { return entry.first == name; });
+    headers.emplace_back(name, FieldValue{value});
+  }
   add_x_death(headers, message);
   properties.headers = encode_table(headers);
   encode(properties, writer);
