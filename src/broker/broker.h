@@ -76,7 +76,8 @@ struct HealthReport {
   bool serving = true;  // false only when the broker can serve nothing
   std::vector<DegradedPart> degraded;
   // Why publishes (and new queues) are refused broker-wide right now, if they are: the
-  // journal is sticky-failed or the disk is full. Front ends tell publishers (AMQP:
+  // journal is sticky-failed, the disk is full or a broker limit (limits.max_disk_bytes,
+  // limits.max_memory_bytes) is reached. Front ends tell publishers (AMQP:
   // connection.blocked) and tell them again when it clears.
   std::optional<Error> publish_refusal;
 };
@@ -135,6 +136,13 @@ struct BrokerOptions {
   storage::FileSystem* file_system = nullptr;  // null = the real POSIX file system
   // Only the crash-consistency test sets this (to prove it catches broken journals).
   storage::JournalDefect journal_defect = storage::JournalDefect::kNone;
+
+  // Broker-wide limits on growth (resource_limits.h); 0 = off.
+  uint64_t max_disk_bytes = 0;    // limits.max_disk_bytes
+  uint64_t max_memory_bytes = 0;  // limits.max_memory_bytes
+  // How much memory the broker uses, in bytes; null = the process's resident set
+  // (util/process_memory.h). Only tests set it.
+  std::function<Result<uint64_t>()> memory_probe;
 };
 
 class Broker {

@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "storage/io_error.h"
 #include "storage/posix_file_system.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -51,6 +52,10 @@ BrokerCore::BrokerCore(const BrokerOptions& options, std::unique_ptr<storage::Fi
       file_system_(options.file_system != nullptr ? options.file_system : owned_file_system_.get()),
       clock_(std::move(clock)),
       hot_messages_(options.read_cache_bytes),
+      limits_(ResourceLimitOptions{options.max_disk_bytes, options.max_memory_bytes, options.data_dir,
+                                   options.segment_bytes, options.checkpoint_interval_ms,
+                                   options.read_cache_bytes},
+              options.memory_probe),
       random_(std::random_device{}()) {
   instance_tag_ = random_() & 0xFFFFFFFFu;
 }
@@ -82,7 +87,7 @@ void BrokerCore::run() {
   running_ = true;
   journal_->start();
   next_checkpoint_ms_ = clock_->monotonic_ms() + options_.checkpoint_interval_ms;
-  next_reserve_attempt_ms_ = clock_->monotonic_ms() + kReserveRetryMs;
+  next_reserve_attempt_ms_ = clock_->monotonic_ms() + reserve_retry_ms();
   loop_.start(kTickInterval, [this] { tick(); });
   log::event(log::Level::kInfo, "broker.started",
              {log::kv("queues", queues_.size()), log::kv("data_dir", options_.data_dir)});
@@ -240,7 +245,8 @@ void BrokerCore::refresh_health() {
   HealthReport report;
   report.degraded = recovery_problems_;
   if (auto error = growth_refusal()) {
-    report.degraded.push_back(DegradedPart{"storage", error->code(), error->describe()});
+    const char* component = is_broker_limit(error->code()) ? "limits" : "storage";
+    report.degraded.push_back(DegradedPart{component, error->code(), error->describe()});
     report.publish_refusal = std::move(error);
   }
   std::lock_guard lock(health_mu_);
@@ -412,14 +418,15 @@ std::optional<Error> BrokerCore::storage_refusal() const {
 std::optional<Error> BrokerCore::growth_refusal() const {
   if (auto error = journal_->sticky_error()) return error;
   if (auto error = journal_->self_check_error()) return error;
-  if (!journal_->reserve_in_use()) return std::nullopt;
-  return Error(ErrorCode::kStorageFull,
-               fmt::format("the file system holding {} is full; the journal is running on its reserve "
-                           "(storage.reserve_bytes = {}), kept for acks, nacks and deletes so consumers "
-                           "can drain, so new messages and queues are refused",
-                           options_.data_dir, options_.reserve_bytes),
-               "free space on that file system (or drain queues); publishing resumes by itself once "
-               "the reserve can be allocated again");
+  if (!journal_->reserve_in_use()) return limits_.refusal(*journal_);
+  return Error(
+      ErrorCode::kStorageFull,
+      fmt::format("the file system holding {} is full ({}); the journal is running on its "
+                  "reserve (storage.reserve_bytes = {}), kept for acks, nacks and deletes so "
+                  "consumers can drain, so new messages and queues are refused",
+                  options_.data_dir, storage::free_space_text(options_.data_dir), options_.reserve_bytes),
+      "free space on that file system (or drain queues); publishing resumes by itself once "
+      "the reserve can be allocated again");
 }
 
 Status BrokerCore::submit(CommitPlan plan, std::function<void(Status)> finished) {

@@ -21,6 +21,7 @@
 #include "broker/hot_messages.h"
 #include "broker/journal_records.h"
 #include "broker/queue.h"
+#include "broker/resource_limits.h"
 #include "storage/journal.h"
 #include "util/bytes.h"
 #include "util/clock.h"
@@ -91,8 +92,11 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
     int64_t deadline_monotonic_ms = 0;
     Callback<std::vector<DeliveredMessage>> done;
   };
-  // How often a spent disk reserve is allocated again (and how long after start the first try).
+  // How often a spent disk reserve is allocated again (and how long after start the first try):
+  // every storage.self_check_interval_ms, at most kReserveRetryMs apart, so publishing resumes
+  // within two self-check intervals of space coming back.
   static constexpr int64_t kReserveRetryMs = 1000;
+  int64_t reserve_retry_ms() const;
 
   // What an ack, nack or extend names: receipt strings (HTTP), or leases as numbers (AMQP).
   struct LeaseList {
@@ -136,7 +140,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // Why no commit can be made now (the journal is sticky-failed), if so.
   std::optional<Error> storage_refusal() const;
   // Why work that grows the journal (publishes, new queues) is refused now: a sticky failure,
-  // or a full disk with the journal running on its reserve.
+  // a full disk with the journal running on its reserve, or a broker limit (limits_).
   std::optional<Error> growth_refusal() const;
   void restore_reserve_when_due(int64_t now_monotonic_ms);
 
@@ -273,6 +277,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::map<std::pair<std::string, std::string>, uint64_t> queue_ids_;
   std::map<std::string, ExchangeTable> exchanges_;  // by vhost
   HotMessages hot_messages_;
+  ResourceLimits limits_;
   std::set<uint64_t> queues_to_serve_;  // queues whose new messages became visible in this commit
   std::set<uint64_t> deleting_queues_;
   uint64_t next_queue_id_ = 1;

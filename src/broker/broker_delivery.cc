@@ -383,13 +383,18 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
   for (Queue* target : targets) plan_append(plan, *target, moved, body_bytes);
 }
 
+int64_t BrokerCore::reserve_retry_ms() const {
+  const int64_t self_check_ms = options_.self_check_interval_ms;
+  return self_check_ms > 0 ? std::min(kReserveRetryMs, self_check_ms) : kReserveRetryMs;
+}
+
 void BrokerCore::restore_reserve_when_due(int64_t now_monotonic_ms) {
   if (!journal_->reserve_in_use()) {
-    next_reserve_attempt_ms_ = now_monotonic_ms + kReserveRetryMs;
+    next_reserve_attempt_ms_ = now_monotonic_ms + reserve_retry_ms();
     return;
   }
   if (now_monotonic_ms < next_reserve_attempt_ms_) return;
-  next_reserve_attempt_ms_ = now_monotonic_ms + kReserveRetryMs;
+  next_reserve_attempt_ms_ = now_monotonic_ms + reserve_retry_ms();
   journal_->restore_reserve().ignore("still full: the next tick tries again and health() reports it");
 }
 
@@ -412,6 +417,7 @@ void BrokerCore::tick() {
   expire_waiters(now_monotonic);
   release_held();
   restore_reserve_when_due(now_monotonic);
+  limits_.observe(*journal_);
   refresh_health();
   if (now_monotonic >= next_checkpoint_ms_) {
     auto report = [](Status status) {

@@ -46,6 +46,8 @@ const std::vector<KeySpec>& key_specs() {
       {"limits.http_header_timeout_ms", &Config::http_header_timeout_ms, 100, 3600000},
       {"limits.http_body_timeout_ms", &Config::http_body_timeout_ms, 100, 3600000},
       {"limits.max_long_polls", &Config::max_long_polls, 1, 1000000},
+      {"limits.max_disk_bytes", &Config::max_disk_bytes, 0, 1ull << 50},
+      {"limits.max_memory_bytes", &Config::max_memory_bytes, 0, 1ull << 44},
       {"amqp.listen", &Config::amqp_listen},
       {"amqp.heartbeat_seconds", &Config::amqp_heartbeat_seconds, 0, 3600},
       {"amqp.frame_max", &Config::amqp_frame_max, 4096, 1ull << 20},
@@ -179,6 +181,20 @@ void check_consistency(const Config& config, std::vector<std::string>& problems)
         fmt::format("storage.segment_size = {} must exceed limits.max_message_bytes = {} by at least 64 KiB",
                     config.segment_size, config.max_message_bytes));
   }
+  // The journal always holds its current segment, and the limit clears two segments below
+  // itself (broker/resource_limits.h): a smaller limit could refuse every publish for good.
+  if (config.max_disk_bytes != 0 && config.max_disk_bytes < 4 * config.segment_size) {
+    problems.push_back(fmt::format(
+        "limits.max_disk_bytes = {} must be 0 (off) or at least four segments, 4 x storage.segment_size = {}",
+        config.max_disk_bytes, 4 * config.segment_size));
+  }
+  // The read cache counts in the resident set: filled, it alone would hold the broker at its limit.
+  if (config.max_memory_bytes != 0 && config.max_memory_bytes <= config.read_cache_bytes) {
+    problems.push_back(
+        fmt::format("limits.max_memory_bytes = {} must be 0 (off) or more than storage.read_cache_bytes = {} "
+                    "(the cache is part of the memory counted)",
+                    config.max_memory_bytes, config.read_cache_bytes));
+  }
 }
 
 }  // namespace
@@ -247,6 +263,8 @@ broker::BrokerOptions to_broker_options(const Config& config) {
   options.checkpoint_interval_ms = static_cast<uint32_t>(config.checkpoint_interval_ms);
   options.max_message_bytes = config.max_message_bytes;
   options.read_cache_bytes = config.read_cache_bytes;
+  options.max_disk_bytes = config.max_disk_bytes;
+  options.max_memory_bytes = config.max_memory_bytes;
   return options;
 }
 

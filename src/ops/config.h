@@ -43,6 +43,8 @@ struct Config {
   uint64_t http_header_timeout_ms = 10000;
   uint64_t http_body_timeout_ms = 30000;
   uint64_t max_long_polls = 1024;
+  uint64_t max_disk_bytes = 0;    // 0 = off
+  uint64_t max_memory_bytes = 0;  // 0 = off
   // [amqp]
   std::string amqp_listen = "127.0.0.1:5672";  // comma-separated; empty = AMQP off
   uint64_t amqp_heartbeat_seconds = 60;

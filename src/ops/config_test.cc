@@ -61,6 +61,36 @@ TEST_F(ConfigTest, EveryProblemIsReportedAtOnceWithItsSource) {
   EXPECT_NE(message.find("BALLAST_LIMITS_MAX_LONG_POLLS"), std::string::npos) << message;
 }
 
+TEST_F(ConfigTest, BrokerLimitsAreOffByDefaultAndReachTheBroker) {
+  auto defaults = load_config("", {}, environment({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(to_broker_options(*defaults).max_disk_bytes, 0u);
+  EXPECT_EQ(to_broker_options(*defaults).max_memory_bytes, 0u);
+  const auto path = write("[limits]\nmax_disk_bytes = 1073741824\nmax_memory_bytes = 536870912\n");
+  auto config = load_config(path, {}, environment({}));
+  ASSERT_TRUE(config.ok()) << config.error().describe();
+  EXPECT_EQ(to_broker_options(*config).max_disk_bytes, 1073741824u);
+  EXPECT_EQ(to_broker_options(*config).max_memory_bytes, 536870912u);
+}
+
+TEST_F(ConfigTest, BrokerLimitsBelowWhatTheBrokerAlwaysHoldsAreRefused) {
+  auto config = load_config("", {},
+                            environment({{"BALLAST_STORAGE_SEGMENT_SIZE", "1048576"},
+                                         {"BALLAST_LIMITS_MAX_MESSAGE_BYTES", "65536"},
+                                         {"BALLAST_LIMITS_MAX_DISK_BYTES", "1048576"},
+                                         {"BALLAST_LIMITS_MAX_MEMORY_BYTES", "67108864"}}));
+  ASSERT_FALSE(config.ok());
+  const std::string& message = config.error().message();
+  EXPECT_NE(message.find("limits.max_disk_bytes = 1048576 must be 0 (off) or at least four segments, "
+                         "4 x storage.segment_size = 4194304"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("limits.max_memory_bytes = 67108864 must be 0 (off) or more than "
+                         "storage.read_cache_bytes = 67108864"),
+            std::string::npos)
+      << message;
+}
+
 TEST_F(ConfigTest, ReportsTheChangedKeys) {
   Config a, b;
   b.log_level = "debug";

@@ -76,6 +76,38 @@ uint64_t file_size_or_zero(const std::filesystem::path& path) {
   return error ? 0 : size;
 }
 
+uint64_t journal_segment_bytes(const std::filesystem::path& journal_dir) {
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(journal_dir, error)) {
+    if (entry.path().extension() == ".seg") bytes += file_size_or_zero(entry.path());
+  }
+  return bytes;
+}
+
+// "disk.limit" (only with limits.max_disk_bytes set): a warning when the file system cannot
+// hold the journal up to its limit, so it would fill (STORAGE_FULL) before BROKER_DISK_LIMIT.
+void check_disk_limit_fits(const Config& config, uint64_t free_bytes, uint64_t reserve_missing,
+                           const std::filesystem::path& probe, std::vector<CheckResult>& results) {
+  if (config.max_disk_bytes == 0) return;
+  const uint64_t journal_bytes = journal_segment_bytes(std::filesystem::path(config.data_dir) / "journal");
+  const uint64_t room = journal_bytes + (free_bytes > reserve_missing ? free_bytes - reserve_missing : 0);
+  const std::string facts = fmt::format(
+      "limits.max_disk_bytes = {}; the journal's segments use {} bytes and the file system of {} has "
+      "{} bytes free ({} of them still owed to the reserve, storage.reserve_bytes)",
+      config.max_disk_bytes, journal_bytes, probe.string(), free_bytes, reserve_missing);
+  if (room >= config.max_disk_bytes) {
+    results.push_back(passed("disk.limit", facts));
+    return;
+  }
+  results.push_back(problem(
+      "disk.limit", CheckStatus::kWarn,
+      Error(ErrorCode::kBrokerDiskLimit,
+            fmt::format("{}: the disk fills (STORAGE_FULL) before the broker limit is reached", facts),
+            fmt::format("lower limits.max_disk_bytes to at most {}, or free space on that file system",
+                        room))));
+}
+
 }  // namespace
 
 std::vector<std::filesystem::path> broker_directories(const std::filesystem::path& data_dir) {
@@ -146,9 +178,11 @@ void check_file_system(const Config& config, std::vector<CheckResult>& results) 
   const uint64_t needed = config.segment_size + reserve_missing;
   const std::string facts = fmt::format(
       "{} bytes free on the file system of {}; a new segment (storage.segment_size = {}) and the "
-      "missing part of the reserve (storage.reserve_bytes = {}, {} allocated) need {}; broker-wide "
-      "disk limit: not configured (no such setting yet)",
-      free_bytes, probe.string(), config.segment_size, config.reserve_bytes, reserve_held, needed);
+      "missing part of the reserve (storage.reserve_bytes = {}, {} allocated) need {}; {}",
+      free_bytes, probe.string(), config.segment_size, config.reserve_bytes, reserve_held, needed,
+      config.max_disk_bytes == 0 ? std::string("limits.max_disk_bytes = 0 (off)")
+                                 : fmt::format("limits.max_disk_bytes = {}", config.max_disk_bytes));
+  check_disk_limit_fits(config, free_bytes, reserve_missing, probe, results);
   if (free_bytes >= needed) {
     results.push_back(passed("disk.free", facts));
     return;

@@ -20,8 +20,9 @@ enum class DataDirState { kMissing, kUsable, kUnusable };
 DataDirState check_data_dir(const Config& config, const UserIdentity& user,
                             std::vector<CheckResult>& results);
 
-// Appends "data_dir.filesystem" (read-only mount) and "disk.free" (room for a new segment and
-// the reserve; no broker-wide disk limit exists yet, which the line says).
+// Appends "data_dir.filesystem" (read-only mount), "disk.free" (room for a new segment and
+// the reserve) and, with limits.max_disk_bytes set, "disk.limit" (a warning, BROKER_DISK_LIMIT,
+// when the file system cannot hold the journal up to that limit).
 void check_file_system(const Config& config, std::vector<CheckResult>& results);
 
 // The directories under the data directory that the broker writes in: itself, journal/ and

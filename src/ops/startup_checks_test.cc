@@ -157,8 +157,30 @@ TEST_F(StartupChecksTest, ACgroupLimitBelowTheReadCacheIsAResourceProblem) {
   EXPECT_EQ(memory->status, CheckStatus::kFail);
   EXPECT_EQ(memory->code, ErrorCode::kBrokerMemoryLimit);
   EXPECT_NE(memory->message.find("1048576"), std::string::npos);
-  EXPECT_NE(memory->message.find("not configured"), std::string::npos);
+  EXPECT_NE(memory->message.find("limits.max_memory_bytes = 0 (off"), std::string::npos) << memory->message;
   EXPECT_EQ(exit_status_for_class(first_failing_class(report.results)), 73);
+}
+
+TEST_F(StartupChecksTest, ACgroupLimitWithoutRoomAboveTheBrokerMemoryLimitIsAResourceProblem) {
+  make_data_dir(kNobody, 0750);
+  std::ofstream(root_.path() / "cgroup" / "memory.max") << "1073741824\n";
+  draft_.config.max_memory_bytes = 1ull << 30;
+  draft_.config.max_request_bytes = 32ull << 20;
+  const auto report = run();
+  const CheckResult* memory = find(report, "memory");
+  ASSERT_NE(memory, nullptr);
+  EXPECT_EQ(memory->status, CheckStatus::kFail);
+  EXPECT_EQ(memory->code, ErrorCode::kBrokerMemoryLimit);
+  EXPECT_NE(memory->message.find("limits.max_memory_bytes = 1073741824"), std::string::npos)
+      << memory->message;
+  EXPECT_NE(memory->message.find("needs 1107296256 bytes"), std::string::npos) << memory->message;
+  EXPECT_NE(memory->fix.find("at most 1040187392"), std::string::npos) << memory->fix;
+  EXPECT_EQ(exit_status_for_class(first_failing_class(report.results)), 73);
+
+  draft_.config.max_memory_bytes = 1040187392;
+  const auto fitting = run();
+  ASSERT_NE(find(fitting, "memory"), nullptr);
+  EXPECT_EQ(find(fitting, "memory")->status, CheckStatus::kOk) << find(fitting, "memory")->message;
 }
 
 TEST_F(StartupChecksTest, ALowOpenFileLimitIsAResourceProblem) {

@@ -70,21 +70,21 @@ Error permission_error(int error_number, std::string_view operation, const std::
 }
 
 Error full_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
-  struct statvfs fs {};
-  std::string free_text = "free space unknown";
-  const std::filesystem::path probe = existing_ancestor(path);
-  if (::statvfs(probe.c_str(), &fs) == 0) {
-    free_text = fmt::format("{} bytes free of {}", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize,
-                            static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
-  }
   return Error(ErrorCode::kStorageFull,
                fmt::format("cannot {} {}: {} ({} on the file system holding it)", operation, path.string(),
-                           std::strerror(error_number), free_text),
+                           std::strerror(error_number), free_space_text(path)),
                "free space on that file system or move storage.data_dir to a larger one; "
                "consumers can still drain queues, and publishing resumes once space is free");
 }
 
 }  // namespace
+
+std::string free_space_text(const std::filesystem::path& path) {
+  struct statvfs fs {};
+  if (::statvfs(existing_ancestor(path).c_str(), &fs) != 0) return "free space unknown";
+  return fmt::format("{} bytes free of {}", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize,
+                     static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
+}
 
 Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path) {
   return io_error(error_number, operation, path, ::geteuid());

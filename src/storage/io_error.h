@@ -9,11 +9,16 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "util/result.h"
 
 namespace ballast::storage {
+
+// "N bytes free of M" for the file system holding `path` (or its nearest existing ancestor),
+// or "free space unknown".
+std::string free_space_text(const std::filesystem::path& path);
 
 // `operation` is a verb phrase such as "write", "fdatasync", "create".
 Error io_error(int error_number, std::string_view operation, const std::filesystem::path& path);

@@ -9,16 +9,14 @@ without it the test fails, it never skips.
 Usage: test_amqp_blocked.py --ballastd PATH
 """
 import argparse
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pika
+
+from tmpfs_daemon import TmpfsDaemon, require_root_and_tools
 
 BODY = b"x" * 65536
 SEGMENT_BYTES = 1 << 20
@@ -33,61 +31,17 @@ def wait_until(condition, what, timeout_s):
     raise AssertionError(f"timed out after {timeout_s} s waiting for: {what}")
 
 
-class NamespacedDaemon:
-    """ballastd on a 24 MiB tmpfs in its own mount namespace; stopped by its PID."""
-
-    def __init__(self, ballastd, root):
-        self.root = root
-        script = (f"mount -t tmpfs -o size=24m ballast-test {root} && mkdir {root}/data && "
-                  f"exec {ballastd} --data-dir {root}/data --http-listen 127.0.0.1:0 "
-                  f"--amqp-listen 127.0.0.1:0 --segment-size {SEGMENT_BYTES}")
-        env = dict(os.environ, BALLAST_STORAGE_RESERVE_BYTES=str(4 << 20),
-                   BALLAST_LIMITS_MAX_MESSAGE_BYTES=str(256 << 10))
-        self.process = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, env=env)
-        self.lines, self.amqp = [], None
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_until(lambda: self.amqp is not None or self.process.poll() is not None, "server.ready", 30)
-        if self.amqp is None:
-            raise AssertionError("ballastd did not start:\n" + "\n".join(self.lines[-20:]))
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "event=server.ready" in line:
-                for field in line.split():
-                    if field.startswith("amqp="):
-                        self.amqp = field[len("amqp="):].split(",")[0]
-
-    def in_namespace(self, *command):
-        """Runs a command in the daemon's mount namespace (where its tmpfs is mounted)."""
-        return subprocess.run(["nsenter", "-t", str(self.process.pid), "-m", *command],
-                              capture_output=True, text=True, timeout=60)
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ballastd", required=True)
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise AssertionError("this test mounts a tmpfs and needs root (CI runs as root). Fix: run as root")
-    for tool in ("unshare", "nsenter", "dd"):
-        if shutil.which(tool) is None:
-            raise AssertionError(f"{tool} is missing. Fix: scripts/install-deps (util-linux, coreutils)")
+    require_root_and_tools()
     root = tempfile.mkdtemp(prefix="ballast-blocked-")
-    daemon = NamespacedDaemon(args.ballastd, root)
+    daemon = TmpfsDaemon(args.ballastd, root, "24m", ["--segment-size", str(SEGMENT_BYTES)],
+                         env={"BALLAST_STORAGE_RESERVE_BYTES": str(4 << 20),
+                              "BALLAST_LIMITS_MAX_MESSAGE_BYTES": str(256 << 10)}).start()
     try:
-        host, _, port = daemon.amqp.rpartition(":")
+        host, _, port = daemon.amqp_address.rpartition(":")
         events = []
         connection = pika.BlockingConnection(pika.ConnectionParameters(
             host=host, port=int(port), credentials=pika.PlainCredentials("guest", "guest"),
@@ -127,7 +81,7 @@ def main():
         print(f"every confirmed message is stored ({count})")
         connection.close()
     except BaseException:
-        sys.stderr.write("\n".join(daemon.lines[-40:]) + "\n")
+        sys.stderr.write("\n".join(daemon.log_lines[-40:]) + "\n")
         raise
     finally:
         daemon.stop()

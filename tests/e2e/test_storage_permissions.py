@@ -24,125 +24,32 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import ballast_fixture as fx
+from fault_traffic import HttpTraffic, health_codes, require
 
 NOBODY = 65534
 SELF_CHECK_MS = 200
 QUEUE = "orders"
 
 
-def require(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-class Traffic:
-    """One publisher and one consumer over HTTP; records what was confirmed and delivered."""
-
-    def __init__(self, url):
-        self.url = url
-        self.confirmed = set()
-        self.delivered = {}  # id -> times delivered without the redelivered flag
-        self.refusals = []  # error bodies of refused publishes
-        self.confirm_times = []  # monotonic time of each confirmed batch
-        self.acked = 0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.consuming = threading.Event()  # cleared: the consumer pauses, a backlog builds up
-        self.consuming.set()
-        self.serial = 0
-        self.threads = [threading.Thread(target=self.publish, daemon=True),
-                        threading.Thread(target=self.consume, daemon=True)]
-
-    def start(self):
-        for thread in self.threads:
-            thread.start()
-
-    def finish(self):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
-
-    def publish(self):
-        for _ in range(10 ** 6):
-            if self.stop.is_set():
-                return
-            ids = [f"m{self.serial + i}" for i in range(20)]
-            self.serial += len(ids)
-            status, body = fx.http("POST", f"{self.url}/api/v1/queues/{QUEUE}/messages",
-                                   {"messages": [{"body": i, "id": i} for i in ids]}, timeout_s=30)
-            with self.lock:
-                if status == 201:
-                    self.confirmed.update(ids)
-                    self.confirm_times.append(time.monotonic())
-                else:
-                    self.refusals.append((status, body))
-            if status != 201:
-                self.stop.wait(0.05)  # a refused publisher backs off, as a client would
-
-    def consume(self):
-        for _ in range(10 ** 6):
-            if self.stop.is_set():
-                return
-            if self.consuming.wait(timeout=0.1):
-                self.receive_once(wait_seconds=1)
-
-    def receive_once(self, wait_seconds):
-        status, batch = fx.http("POST", f"{self.url}/api/v1/queues/{QUEUE}/receive",
-                                {"max": 50, "wait_seconds": wait_seconds, "visibility_timeout_seconds": 600},
-                                timeout_s=30)
-        require(status == 200, f"receive failed: {status} {batch}")
-        messages = batch["messages"]
-        if not messages:
-            return 0
-        with self.lock:
-            for message in messages:
-                if not message["redelivered"]:
-                    self.delivered[message["id"]] = self.delivered.get(message["id"], 0) + 1
-                else:
-                    self.delivered.setdefault(message["id"], 0)
-        status, answer = fx.http("POST", f"{self.url}/api/v1/queues/{QUEUE}/ack",
-                                 {"receipts": [m["receipt"] for m in messages]}, timeout_s=30)
-        require(status == 200, f"ack failed: {status} {answer}")
-        with self.lock:
-            self.acked += len(messages)
-        return len(messages)
-
-    def first_confirm_after(self, moment):
-        with self.lock:
-            later = [t for t in self.confirm_times if t > moment]
-        return min(later) if later else None
-
-    def refusals_since(self, count):
-        with self.lock:
-            return self.refusals[count:]
-
-
-def health_codes(url):
-    status, health = fx.http("GET", f"{url}/healthz")
-    require(status == 200, f"/healthz answered {status}")
-    return [part["code"] for part in health.get("degraded", [])]
-
-
 def run_fault(name, daemon, traffic, inject, remove, expected_texts):
     print(f"CHECK {name}", file=sys.stderr)
-    refusals_before = len(traffic.refusals)
     recovered_before = sum("storage.self_check_recovered" in line for line in daemon.log_lines)
     # A backlog for the consumer to drain while the fault lasts.
     traffic.consuming.clear()
     acked_before = traffic.acked
     require(fx.wait_for(lambda: len(traffic.confirmed) >= acked_before + 1000, timeout_s=30),
             f"{name}: no backlog built up")
+    injected_at = time.monotonic()
     inject()
     require(fx.wait_for(lambda: "STORAGE_PERMISSION_DENIED" in health_codes(daemon.url),
                         timeout_s=SELF_CHECK_MS / 1000 * 10),
             f"{name}: /healthz did not report STORAGE_PERMISSION_DENIED")
-    require(fx.wait_for(lambda: traffic.refusals_since(refusals_before), timeout_s=10),
+    require(fx.wait_for(lambda: traffic.refusals_sent_after(injected_at), timeout_s=10),
             f"{name}: no publish was refused")
-    status, body = traffic.refusals_since(refusals_before)[0]
+    status, body = traffic.refusals_sent_after(injected_at)[0]
     require(status == 503, f"{name}: publish refused with {status}, not 503: {body}")
     error = body["error"]
     require(error["code"] == "STORAGE_PERMISSION_DENIED", f"{name}: wrong code {error}")
@@ -202,7 +109,7 @@ def main():
         status, body = fx.http("PUT", f"{daemon.url}/api/v1/queues/{QUEUE}", {})
         require(status in (200, 201), f"queue create: {status} {body}")
         journal = os.path.join(data, "journal")
-        traffic = Traffic(daemon.url)
+        traffic = HttpTraffic(daemon.url, QUEUE)
         traffic.start()
         require(fx.wait_for(lambda: len(traffic.confirmed) >= 2000, timeout_s=30), "the publisher did not start")
 
@@ -228,16 +135,7 @@ def main():
                   lambda: setfacl("-m", "m::r-x", journal), lambda: setfacl("-m", "m::rwx", journal),
                   [journal, "owned by root", "user:nobody:rwx", "mask::r-x"])
 
-        traffic.finish()
-        for _ in range(10000):
-            if traffic.receive_once(wait_seconds=0) == 0:
-                break
-        lost = traffic.confirmed - set(traffic.delivered)
-        twice = [i for i, n in traffic.delivered.items() if n > 1]
-        print(f"storage permissions: {len(traffic.confirmed)} confirmed, {len(traffic.delivered)} delivered, "
-              f"{len(lost)} lost, {len(twice)} delivered twice without the redelivered flag", file=sys.stderr)
-        require(not lost, f"confirmed messages lost: {sorted(lost)[:10]}")
-        require(not twice, f"delivered twice without the redelivered flag: {twice[:10]}")
+        traffic.drain_and_verify("storage permissions")
         require(daemon.process.poll() is None, "ballastd exited")
     except BaseException:
         if daemon:
