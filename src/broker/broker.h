@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "broker/message.h"
+#include "broker/publish_filter.h"
 #include "broker/queue_settings.h"
 #include "storage/file_system.h"
 #include "storage/journal.h"
@@ -201,6 +202,11 @@ class Broker {
   virtual void stats(Callback<BrokerStats> done) = 0;
 
   virtual HealthReport health() const = 0;
+
+  // Publishes to queues that `filter` filters() pass through it first (docs/plugins.md). Call
+  // before run(); `filter` must outlive the broker's last call to it (stop() the broker's
+  // front ends, then the filter, then the broker). nullptr = no filtering.
+  virtual void set_publish_filter(PublishFilter* filter) = 0;
 };
 
 }  // namespace ballast::broker

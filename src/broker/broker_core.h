@@ -74,6 +74,9 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void bind(std::string vhost, Binding binding, Callback<void> done) override;
   void unbind(std::string vhost, Binding binding, Callback<void> done) override;
   HealthReport health() const override;
+  // TODO(#5): the broker side of filtering (held queues, verdicts) is being built beside this;
+  // until then the filter is only stored.
+  void set_publish_filter(PublishFilter* filter) override { publish_filter_ = filter; }
 
   // Compacts the oldest segment if it lags, then writes a checkpoint (which reclaims dead
   // segments); `done` runs once the checkpoint is on disk. Used by tests and maintenance.
@@ -85,6 +88,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void export_contents(ContentSink& sink);
 
  private:
+  [[maybe_unused]] PublishFilter* publish_filter_ = nullptr;  // not owned; see set_publish_filter
   struct Waiter {
     ReceiveRequest request;
     int64_t deadline_monotonic_ms = 0;

@@ -58,6 +58,7 @@ class TrackedBroker final : public broker::Broker {
             broker::Callback<std::vector<broker::DeliveredMessage>> done) override;
   void stats(broker::Callback<broker::BrokerStats> done) override;
   broker::HealthReport health() const override { return inner_.health(); }
+  void set_publish_filter(broker::PublishFilter* filter) override { inner_.set_publish_filter(filter); }
 
  private:
   // Counts one call on `counter` until `done` has run.
