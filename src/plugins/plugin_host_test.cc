@@ -288,6 +288,7 @@ TEST_F(PluginHostTest, GarbageFramesAreAProtocolErrorAndThePluginIsRestarted) {
     PluginConfig config =
         python_plugin("garbage-" + garbage, test_plugin("garbage_frames.py"), FilterPolicy::kReject);
     config.options = {{"garbage", garbage}};
+    config.call_timeout_ms = 3000;  // the garbage, not the deadline, must end the call
     ASSERT_TRUE(host.start({config}).ok());
     const std::string queue = "q.garbage-" + garbage;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -298,7 +299,7 @@ TEST_F(PluginHostTest, GarbageFramesAreAProtocolErrorAndThePluginIsRestarted) {
     host.filter("/", queue, {message("m")},
                 [&](Verdicts verdicts) { answered.set_value(std::move(verdicts)); });
     auto future = answered.get_future();
-    ASSERT_EQ(future.wait_for(1000ms), std::future_status::ready);
+    ASSERT_EQ(future.wait_for(3000ms + 2000ms), std::future_status::ready);
     Verdicts verdicts = future.get();
     ASSERT_EQ(verdicts.size(), 1u);
     EXPECT_EQ(verdicts[0].action, broker::FilterAction::kRefuse);

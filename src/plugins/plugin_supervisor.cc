@@ -43,8 +43,11 @@ void PluginSupervisor::start_process() {
   state_ = State::kStarting;
   auto process = PluginProcess::start(config_);
   if (!process) {
-    fail(Failure::kStartFailed, fmt::format("could not be started: {}", process.error().message()),
-         process.error().fix());
+    // The error names the plug-in first; the event and the cause already do.
+    std::string_view detail = process.error().message();
+    const std::string prefix = fmt::format("plug-in \"{}\": ", config_.name);
+    if (detail.starts_with(prefix)) detail.remove_prefix(prefix.size());
+    fail(Failure::kStartFailed, fmt::format("could not be started: {}", detail), process.error().fix());
     return;
   }
   ++generation_;
