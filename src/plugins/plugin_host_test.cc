@@ -229,6 +229,7 @@ TEST_F(PluginHostTest, APluginThatCrashesOnEveryMessageCostsOnlyItsMessagesWhich
       python_plugin("healthy", kSourceDir + "/examples/plugins/python_filter.py", FilterPolicy::kReject);
   healthy.call_timeout_ms = 3000;
   start({crasher, healthy});
+  wait_available("q.healthy");
   for (int crash = 1; crash <= 5; ++crash) {
     wait_available("q.crasher");
     Verdicts verdicts = call("q.crasher", {message("boom")}, 3000ms + 2000ms);
