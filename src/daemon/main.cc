@@ -1,7 +1,8 @@
 // ballastd: builds the broker and the HTTP front end from the configuration, then waits for
 // signals (SIGTERM/SIGINT: drain and stop; SIGHUP: reload the reloadable keys).
 // Before it opens the journal or listens, it runs the start-up checks (ops/startup_checks.h)
-// and reports every problem at once.
+// and reports every problem at once. Configured plug-ins (docs/plugins.md) run under the plug-in
+// host, which is the broker's publish filter; a plug-in that cannot start never stops ballastd.
 // Exit statuses (docs/operations.md, "Start-up checks"): 0 stopped cleanly, 1 other, 2 usage,
 // 73 resource shortage, 74 storage unusable, 75 data directory locked, 76 cannot listen,
 // 77 permission denied, 78 configuration invalid.
@@ -15,6 +16,7 @@
 #include "ops/cgroup_memory.h"
 #include "ops/config.h"
 #include "ops/startup_checks.h"
+#include "plugins/plugin_host.h"
 #include "protocol/http/http_server.h"
 #include "util/log.h"
 
@@ -103,10 +105,20 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
     log_failure("server.start_failed", broker.error());
     return exit_status_for(broker.error().code());
   }
+  SystemClock clock;
+  auto plugin_host = std::make_unique<plugins::PluginHost>(clock);
+  // The host is the filter before the broker runs; it answers calls (with each attachment's
+  // policy) even before its plug-ins have handshaken.
+  (*broker)->set_publish_filter(plugin_host.get());
+  if (auto started = plugin_host->start(config.plugins); !started) {
+    log_failure("server.start_failed", started.error());
+    return exit_status_for(started.error().code());
+  }
   (*broker)->run();
   auto server = http::HttpServer::start(ops::to_http_options(config), **broker);
   if (!server) {
     log_failure("server.start_failed", server.error());
+    plugin_host->stop();
     (*broker)->stop();
     return exit_status_for(server.error().code());
   }
@@ -117,6 +129,7 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
     if (!started) {
       log_failure("server.start_failed", started.error());
       (*server)->stop();
+      plugin_host->stop();
       (*broker)->stop();
       return exit_status_for(started.error().code());
     }
@@ -127,7 +140,7 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
   log::event(log::Level::kInfo, "server.ready",
              {log::kv("http", (*server)->bound_address()), log::kv("amqp", amqp_addresses),
               log::kv("data_dir", config.data_dir), log::kv("sync_mode", config.sync_mode),
-              log::kv("version", kVersion)});
+              log::kv("plugins", config.plugins.size()), log::kv("version", kVersion)});
   sigset_t signals;
   sigemptyset(&signals);
   for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal_number);
@@ -141,8 +154,11 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
     log::event(log::Level::kInfo, "server.stopping", {log::kv("signal", strsignal(received))});
     break;
   }
+  // Front ends first (no new publishes), then the plug-ins (their pending calls are answered by
+  // policy), then the broker (which still holds the filter pointer until it stops).
   if (amqp_server) amqp_server->stop();
   (*server)->stop();
+  plugin_host->stop();
   (*broker)->stop();
   amqp_server.reset();
   server->reset();

@@ -1,5 +1,6 @@
 #include "ops/config.h"
 
+#include "ops/plugins_config.h"
 #include "util/nearest_name.h"
 
 #include <toml++/toml.h>
@@ -135,6 +136,10 @@ void apply_file(Config& config, const std::string& path, std::vector<std::string
   for (const auto& [section, table] : parsed) {
     const std::string section_name(section.str());
     const auto line = section.source().begin.line;
+    if (section_name == "plugins") {
+      config.plugins = parse_plugin_tables(table, path, problems);
+      continue;
+    }
     if (!table.is_table()) {
       problems.push_back(unknown_key_problem(section_name, fmt::format("{}:{}", path, line)));
       continue;
@@ -247,6 +252,7 @@ std::vector<std::string> changed_keys(const Config& a, const Config& b) {
     const bool differs = std::visit([&](auto member) { return a.*member != b.*member; }, spec.member);
     if (differs) changed.emplace_back(spec.name);
   }
+  if (a.plugins != b.plugins) changed.emplace_back("plugins");
   return changed;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "plugins/plugin_config.h"
 #include "protocol/amqp091/amqp_server.h"
 #include "protocol/http/http_server.h"
 #include "util/result.h"
@@ -52,6 +53,9 @@ struct Config {
   uint64_t amqp_channel_max = 2047;
   uint64_t amqp_publish_timeout_ms = 30000;
 
+  // [[plugins]] (docs/plugins.md): from the file only; a change needs a restart.
+  std::vector<plugins::PluginConfig> plugins;
+
   std::string config_file;  // where the file layer came from; empty = none
 };
 
@@ -81,7 +85,7 @@ Error config_problems_error(const std::vector<std::string>& problems);
 // Every key ("section.key") with whether SIGHUP applies it.
 std::vector<std::pair<std::string, bool>> config_keys();
 
-// The keys whose values differ between `a` and `b`.
+// The keys whose values differ between `a` and `b` ("plugins" for any change of [[plugins]]).
 std::vector<std::string> changed_keys(const Config& a, const Config& b);
 
 broker::BrokerOptions to_broker_options(const Config& config);

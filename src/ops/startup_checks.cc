@@ -8,6 +8,7 @@
 
 #include "ops/data_dir_checks.h"
 #include "ops/listen_probe.h"
+#include "ops/plugin_checks.h"
 #include "ops/resource_checks.h"
 #include "storage/data_dir_lock.h"
 
@@ -153,6 +154,7 @@ StartupReport run_startup_checks(const ConfigDraft& draft, const CheckOptions& o
       report.results);
   check_memory(config, options.cgroup_root, read_text(options.proc_self_cgroup), report.results);
   check_ports(config, options.mode, report.user, report.results);
+  check_plugins(config, report.results);
   return report;
 }
 

@@ -3,8 +3,9 @@
 // runs against a stopped broker's configuration: configuration, the user, the data directory
 // (exists or can be created, is a directory, owner, mode and ACLs let the broker's user read,
 // write and create, the file system is writable), free space, the open-file limit, the cgroup
-// memory limit, the data-directory lock and the listen ports. Every check runs, whatever the
-// others found, so all problems are reported at once, each with its fix
+// memory limit, the data-directory lock, the listen ports and the plug-in executables (a
+// warning only: plug-ins never stop the start, ops/plugin_checks.h). Every check runs, whatever
+// the others found, so all problems are reported at once, each with its fix
 // (docs/operations.md, "Start-up checks").
 // Permission decisions are computed for the broker's user from stat and ACLs (user_access.h),
 // so the doctor can run as root on behalf of server.user.

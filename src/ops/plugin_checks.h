@@ -1,0 +1,19 @@
+#pragma once
+// The start-up and doctor check of configured plug-ins (R6; docs/plugins.md): each [[plugins]]
+// command's executable exists and may be executed. A problem is a warning, never a failure: a
+// plug-in never stops the broker from starting (R5); its queues follow their policy until it
+// can be started. Checked for the running process's user (the doctor, run as root on behalf of
+// server.user, sees root's view of execute permission).
+// Thread-safe: reads the file system only.
+
+#include <vector>
+
+#include "ops/check_result.h"
+#include "ops/config.h"
+
+namespace ballast::ops {
+
+// Appends one result per plug-in, named "plugins.<name>".
+void check_plugins(const Config& config, std::vector<CheckResult>& results);
+
+}  // namespace ballast::ops

@@ -1,0 +1,163 @@
+// [[plugins]] tables through the real configuration loader (ops/config.h).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "broker/broker_test_support.h"
+#include "ops/config.h"
+#include "ops/plugin_checks.h"
+
+namespace ballast::ops {
+namespace {
+
+class PluginsConfigTest : public ::testing::Test {
+ protected:
+  ConfigDraft load(const std::string& text) {
+    const std::string path = (dir_.path() / "ballast.toml").string();
+    std::ofstream(path) << text;
+    return load_config_draft(path, {},
+                             [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  }
+  static std::string all(const ConfigDraft& draft) {
+    std::string joined;
+    for (const auto& problem : draft.problems) joined += problem + "\n";
+    return joined;
+  }
+  broker::testing::TempDir dir_;
+};
+
+TEST_F(PluginsConfigTest, ReadsEveryKeyOfAPluginsTable) {
+  const ConfigDraft draft = load(R"([[plugins]]
+name = "spam-filter"
+kind = "filter"
+command = ["/usr/bin/python3", "/opt/spam.py", "--strict"]
+queues = ["mail.in", "mail.bulk"]
+policy = "bypass"
+call_timeout_ms = 250
+handshake_timeout_ms = 2000
+ping_interval_ms = 1000
+max_memory_bytes = 0
+max_open_files = 64
+options = { threshold = "5" }
+
+[[plugins]]
+name = "second"
+kind = "filter"
+command = ["second-filter"]
+queues = ["other"]
+)");
+  ASSERT_TRUE(draft.problems.empty()) << all(draft);
+  ASSERT_EQ(draft.config.plugins.size(), 2u);
+  const plugins::PluginConfig& spam = draft.config.plugins[0];
+  EXPECT_EQ(spam.name, "spam-filter");
+  EXPECT_EQ(spam.command, (std::vector<std::string>{"/usr/bin/python3", "/opt/spam.py", "--strict"}));
+  EXPECT_EQ(spam.queues, (std::vector<std::string>{"mail.in", "mail.bulk"}));
+  EXPECT_EQ(spam.policy, plugins::FilterPolicy::kBypass);
+  EXPECT_EQ(spam.call_timeout_ms, 250u);
+  EXPECT_EQ(spam.handshake_timeout_ms, 2000u);
+  EXPECT_EQ(spam.ping_interval_ms, 1000u);
+  EXPECT_EQ(spam.max_memory_bytes, 0u);
+  EXPECT_EQ(spam.max_open_files, 64u);
+  EXPECT_EQ(spam.options.at("threshold"), "5");
+  const plugins::PluginConfig& second = draft.config.plugins[1];
+  EXPECT_EQ(second.policy, plugins::FilterPolicy::kHold);
+  EXPECT_EQ(second.call_timeout_ms, 1000u);
+  EXPECT_EQ(second.max_memory_bytes, 512ull << 20);
+}
+
+TEST_F(PluginsConfigTest, EveryProblemIsReportedAtOnceWithFileLineAndKey) {
+  const ConfigDraft draft = load(R"([[plugins]]
+name = "Bad Name"
+kind = "trigger"
+command = []
+queues = ["q"]
+polcy = "hold"
+call_timeout_ms = 5
+
+[[plugins]]
+name = "other"
+kind = "filter"
+command = ["/bin/f"]
+queues = ["q"]
+policy = "drop"
+options = { level = 5 }
+
+[[plugins]]
+name = "other"
+kind = "filter"
+command = ["/bin/g"]
+queues = ["r"]
+)");
+  const std::string problems = all(draft);
+  EXPECT_NE(problems.find(":2: plugins[0].name = \"Bad Name\" must be"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("plugins[0].kind = \"trigger\": triggers are not built yet"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[0].command must be a non-empty array"), std::string::npos) << problems;
+  EXPECT_NE(problems.find(":6: unknown key plugins[0].polcy (did you mean policy?)"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[0].call_timeout_ms = 5 is not a whole number in 10..600000"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].policy = \"drop\" is not one of hold, bypass, reject"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].options value of \"level\" must be a string"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].queues: queue \"q\" already has the filter"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[2].name = \"other\" is used by an earlier"), std::string::npos)
+      << problems;
+  auto loaded = load_config((dir_.path() / "ballast.toml").string(), {},
+                            [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().code(), ErrorCode::kConfigInvalid);
+}
+
+TEST_F(PluginsConfigTest, PluginsMustBeAnArrayOfTables) {
+  const ConfigDraft draft = load("plugins = \"spam\"\n");
+  EXPECT_NE(all(draft).find("plugins must be an array of tables"), std::string::npos) << all(draft);
+}
+
+TEST_F(PluginsConfigTest, MissingRequiredKeysAreNamed) {
+  const ConfigDraft draft = load("[[plugins]]\npolicy = \"hold\"\n");
+  const std::string problems = all(draft);
+  for (const char* key : {"plugins[0].name is missing", "plugins[0].kind is missing",
+                          "plugins[0].command is missing", "plugins[0].queues is missing"}) {
+    EXPECT_NE(problems.find(key), std::string::npos) << key << "\n" << problems;
+  }
+  EXPECT_TRUE(draft.config.plugins.empty());
+}
+
+TEST_F(PluginsConfigTest, AChangeOfPluginsIsAChangedKey) {
+  Config a, b;
+  b.plugins.emplace_back();
+  EXPECT_EQ(changed_keys(a, b), std::vector<std::string>{"plugins"});
+}
+
+TEST_F(PluginsConfigTest, TheStartupCheckWarnsOfAMissingExecutableAndPassesAPresentOne) {
+  const ConfigDraft draft = load(R"([[plugins]]
+name = "ghost"
+kind = "filter"
+command = ["/nonexistent/ghost-filter"]
+queues = ["a"]
+
+[[plugins]]
+name = "shell"
+kind = "filter"
+command = ["sh", "-c", "exit 0"]
+queues = ["b"]
+)");
+  ASSERT_TRUE(draft.problems.empty()) << all(draft);
+  std::vector<CheckResult> results;
+  check_plugins(draft.config, results);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].name, "plugins.ghost");
+  EXPECT_EQ(results[0].status, CheckStatus::kWarn);
+  EXPECT_EQ(results[0].code, ErrorCode::kPluginUnavailable);
+  EXPECT_NE(results[0].message.find("/nonexistent/ghost-filter"), std::string::npos) << results[0].message;
+  EXPECT_EQ(results[1].name, "plugins.shell");
+  EXPECT_EQ(results[1].status, CheckStatus::kOk) << results[1].message;
+}
+
+}  // namespace
+}  // namespace ballast::ops

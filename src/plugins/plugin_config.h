@@ -1,0 +1,54 @@
+#pragma once
+// One configured plug-in (a `[[plugins]]` table, docs/plugins.md): what to run, which queues it
+// filters, what happens to their publishes while it is down, and its deadlines and limits.
+// Plain values; not thread-safe. ops/ builds these from the configuration file.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ballast::plugins {
+
+// What the broker does with a message for a filtered queue while its plug-in is down or slow.
+enum class FilterPolicy : uint8_t {
+  kHold,    // keep it in ballast.held.<queue> until the plug-in is back
+  kBypass,  // store it unfiltered, tagged x-ballast-filter-bypassed
+  kReject,  // refuse it with PLUGIN_UNAVAILABLE
+};
+
+// "hold" | "bypass" | "reject".
+std::string_view filter_policy_name(FilterPolicy policy);
+
+// The supervision timings of docs/plugins.md ("Supervision"). Not configuration keys: the
+// defaults are the documented behaviour; tests shorten them.
+struct SupervisionTimings {
+  uint32_t backoff_initial_ms = 100;  // first restart delay
+  uint32_t backoff_max_ms = 30000;    // the delay doubles up to this
+  uint32_t stable_after_ms = 60000;   // a run this long resets the back-off and the breaker
+  uint32_t circuit_failures = 5;      // failed starts in a row that open the breaker
+  uint32_t circuit_open_ms = 60000;   // how long an open breaker holds off the next start
+  uint32_t stop_grace_ms = 2000;      // SIGTERM, then SIGKILL after this
+
+  bool operator==(const SupervisionTimings&) const = default;
+};
+
+struct PluginConfig {
+  std::string name;                  // [a-z0-9._-]+, unique
+  std::string kind = "filter";       // only "filter" is built
+  std::vector<std::string> command;  // argv; argv[0] absolute or found on PATH
+  std::vector<std::string> queues;   // queues of vhost "/" whose publishes it filters
+  FilterPolicy policy = FilterPolicy::kHold;
+  uint32_t call_timeout_ms = 1000;
+  uint32_t handshake_timeout_ms = 5000;
+  uint32_t ping_interval_ms = 5000;
+  uint64_t max_memory_bytes = 512ull << 20;    // RLIMIT_AS; 0 = none
+  uint64_t max_open_files = 256;               // RLIMIT_NOFILE
+  std::map<std::string, std::string> options;  // handed to the plug-in in its hello
+  SupervisionTimings timings;
+
+  bool operator==(const PluginConfig&) const = default;
+};
+
+}  // namespace ballast::plugins
