@@ -25,7 +25,7 @@ struct Range {
 constexpr Range kRanges[] = {
     {"call_timeout_ms", 10, 600000},    {"handshake_timeout_ms", 100, 600000},
     {"ping_interval_ms", 100, 3600000}, {"max_memory_bytes", 0, 1ull << 40},
-    {"max_open_files", 16, 1048576},
+    {"max_open_files", 16, 1048576},    {"circuit_open_ms", 100, 86400000},
 };
 
 const std::vector<std::string_view>& plugin_keys() {
@@ -39,6 +39,7 @@ const std::vector<std::string_view>& plugin_keys() {
                                                      "ping_interval_ms",
                                                      "max_memory_bytes",
                                                      "max_open_files",
+                                                     "circuit_open_ms",
                                                      "options"};
   return keys;
 }
@@ -65,6 +66,7 @@ class TableReader {
     config.ping_interval_ms = static_cast<uint32_t>(read_number("ping_interval_ms", config.ping_interval_ms));
     config.max_memory_bytes = read_number("max_memory_bytes", config.max_memory_bytes);
     config.max_open_files = read_number("max_open_files", config.max_open_files);
+    config.circuit_open_ms = static_cast<uint32_t>(read_number("circuit_open_ms", config.circuit_open_ms));
     read_options(config);
     return config;
   }
