@@ -14,15 +14,13 @@ MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& r
   if (queue.settings().max_priority)
     record.priority = std::min(record.priority, *queue.settings().max_priority);
   record.published_at_ms = now;
-  std::optional<uint32_t> ttl = request.ttl_seconds;
-  const auto& queue_ttl = queue.settings().message_ttl_seconds;
-  if (queue_ttl && (!ttl || *queue_ttl < *ttl)) ttl = queue_ttl;
-  if (ttl) record.expires_at_ms = now + static_cast<int64_t>(*ttl) * 1000;
-  if (request.ttl_ms) {
-    // Capped where it cannot overflow (about 292 million years).
-    const int64_t own = now + static_cast<int64_t>(std::min<uint64_t>(*request.ttl_ms, INT64_MAX / 2));
-    record.expires_at_ms = record.expires_at_ms == 0 ? own : std::min(record.expires_at_ms, own);
-  }
+  // The shortest of the queue's TTL and the message's own (in seconds over HTTP, in ms over AMQP).
+  std::optional<uint64_t> ttl_ms = queue.settings().message_ttl_ms;
+  const auto shorten = [&ttl_ms](uint64_t ms) { ttl_ms = ttl_ms ? std::min(*ttl_ms, ms) : ms; };
+  if (request.ttl_seconds) shorten(uint64_t{*request.ttl_seconds} * 1000);
+  if (request.ttl_ms) shorten(*request.ttl_ms);
+  // Capped where it cannot overflow (about 292 million years).
+  if (ttl_ms) record.expires_at_ms = now + static_cast<int64_t>(std::min<uint64_t>(*ttl_ms, INT64_MAX / 2));
   if (request.delay_seconds && *request.delay_seconds > 0) {
     record.deliver_at_ms = now + static_cast<int64_t>(*request.delay_seconds) * 1000;
   }

@@ -192,9 +192,49 @@ TEST_F(BrokerTest, DelayedMessageBecomesReadyWhenDue) {
   EXPECT_EQ(bodies(receive("jobs")), std::vector<std::string>{"later"});
 }
 
+TEST_F(BrokerTest, QueueTtlExpiresToTheMillisecond) {
+  QueueSettings settings;
+  settings.message_ttl_ms = 300;
+  create("jobs", settings);
+  ASSERT_TRUE(publish_body("jobs", "first").ok());
+  clock_->advance_ms(299);
+  EXPECT_EQ(bodies(receive("jobs")), std::vector<std::string>{"first"}) << "expired before its 300 ms";
+  ASSERT_TRUE(publish_body("jobs", "second").ok());
+  clock_->advance_ms(300);
+  EXPECT_TRUE(receive("jobs").empty()) << "still delivered at its 300th millisecond";
+}
+
+TEST_F(BrokerTest, TheShortestOfQueueAndMessageTtlsApplies) {
+  QueueSettings settings;
+  settings.message_ttl_ms = 5'000;
+  create("jobs", settings);
+  PublishRequest own_ms;
+  own_ms.body = "own-ms";
+  own_ms.ttl_ms = 250;
+  PublishRequest own_seconds;
+  own_seconds.body = "own-seconds";
+  own_seconds.ttl_seconds = 1;
+  PublishRequest longer;
+  longer.body = "queue-ttl";
+  longer.ttl_ms = 60'000;
+  ASSERT_TRUE(publish("jobs", {own_ms, own_seconds, longer}).ok());
+  clock_->advance_ms(250);
+  EXPECT_EQ(bodies(receive("jobs", 1)), std::vector<std::string>{"own-seconds"});
+  clock_->advance_ms(4'749);
+  EXPECT_EQ(bodies(receive("jobs", 1)), std::vector<std::string>{"queue-ttl"});
+}
+
+TEST_F(BrokerTest, AMillisecondQueueTtlSurvivesARestart) {
+  QueueSettings settings;
+  settings.message_ttl_ms = 1'250;
+  create("jobs", settings);
+  restart();
+  EXPECT_EQ(info("jobs").settings.message_ttl_ms, 1'250u);
+}
+
 TEST_F(BrokerTest, ExpiredMessageIsDeadLetteredWithItsReason) {
   QueueSettings settings;
-  settings.message_ttl_seconds = 10;
+  settings.message_ttl_ms = 10'000;
   create("orders", settings);
   ASSERT_TRUE(publish_body("orders", "stale order").ok());
   clock_->advance_ms(11'000);

@@ -10,7 +10,7 @@ enum SettingTag : uint16_t {
   kTagMaxLength = 1,
   kTagMaxBytes = 2,
   kTagOverflow = 3,
-  kTagMessageTtl = 4,
+  kTagMessageTtlSeconds = 4,  // rounded up; still written so the version before reads a TTL
   kTagDeliveryLimit = 5,
   kTagDeadLetterQueue = 6,
   kTagDeadLetterDrop = 7,
@@ -21,6 +21,7 @@ enum SettingTag : uint16_t {
   kTagDurable = 12,
   kTagAutoDelete = 13,
   kTagExpiresMs = 14,
+  kTagMessageTtlMs = 15,  // exact; wins over tag 4 when present
 };
 enum SettingType : uint8_t { kAbsent = 0, kU64 = 1, kBool = 2, kStr = 3 };
 
@@ -42,11 +43,13 @@ void put_u64(ByteWriter& writer, uint16_t tag, uint64_t value) {
 }
 
 void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
-  writer.u32(14);
+  writer.u32(15);
   put_optional(writer, kTagMaxLength, settings.max_length);
   put_optional(writer, kTagMaxBytes, settings.max_bytes);
   put_u64(writer, kTagOverflow, static_cast<uint64_t>(settings.overflow));
-  put_optional(writer, kTagMessageTtl, settings.message_ttl_seconds);
+  std::optional<uint64_t> ttl_seconds;
+  if (settings.message_ttl_ms) ttl_seconds = ttl_seconds_rounded_up(*settings.message_ttl_ms);
+  put_optional(writer, kTagMessageTtlSeconds, ttl_seconds);
   put_optional(writer, kTagDeliveryLimit, settings.delivery_limit);
   writer.u16(kTagDeadLetterQueue);
   writer.u8(kStr);
@@ -69,6 +72,7 @@ void encode_settings(ByteWriter& writer, const QueueSettings& settings) {
   writer.u8(kBool);
   writer.u8(settings.auto_delete ? 1 : 0);
   put_optional(writer, kTagExpiresMs, settings.expires_ms);
+  put_optional(writer, kTagMessageTtlMs, settings.message_ttl_ms);
 }
 
 std::optional<uint32_t> narrow(const std::optional<uint64_t>& value) {
@@ -88,9 +92,12 @@ void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<ui
     case kTagOverflow:
       settings.overflow = number.value_or(0) == 1 ? Overflow::kDropHead : Overflow::kRejectPublish;
       break;
-    case kTagMessageTtl:
-      settings.message_ttl_seconds = narrow(number);
+    case kTagMessageTtlSeconds:  // a journal from before tag 15: whole seconds
+      settings.message_ttl_ms.reset();
+      if (number) settings.message_ttl_ms = uint64_t{*narrow(number)} * 1000;
       break;
+    case kTagMessageTtlMs:
+      break;  // applied by decode_settings after every field, so that it wins over tag 4
     case kTagDeliveryLimit:
       settings.delivery_limit = narrow(number);
       break;
@@ -130,6 +137,8 @@ void apply_setting(QueueSettings& settings, uint16_t tag, const std::optional<ui
 bool decode_settings(ByteReader& reader, QueueSettings& settings) {
   uint32_t count = 0;
   if (!reader.u32(count)) return false;
+  // Tag 15 (the TTL in ms) is exact: it wins over tag 4 (whole seconds) in whatever order they come.
+  std::optional<std::optional<uint64_t>> ttl_ms_field;
   for (uint32_t i = 0; i < count; ++i) {
     uint16_t tag = 0;
     uint8_t type = 0;
@@ -149,8 +158,10 @@ bool decode_settings(ByteReader& reader, QueueSettings& settings) {
     } else if (type != kAbsent) {
       return false;
     }
+    if (tag == kTagMessageTtlMs) ttl_ms_field = number;
     apply_setting(settings, tag, number, text);
   }
+  if (ttl_ms_field) settings.message_ttl_ms = *ttl_ms_field;
   return true;
 }
 

@@ -38,8 +38,9 @@ struct PublishRequest {
   MessageProperties properties;
   uint8_t priority = 0;  // 0..9, higher first
   std::optional<uint32_t> delay_seconds;
-  std::optional<uint32_t> ttl_seconds;  // overrides the queue's message_ttl_seconds when shorter
-  std::optional<uint64_t> ttl_ms;       // the same in milliseconds (AMQP's expiration); wins when set
+  // The message's own TTL: the shortest of these and the queue's message_ttl_ms applies.
+  std::optional<uint32_t> ttl_seconds;  // HTTP's ttl_seconds
+  std::optional<uint64_t> ttl_ms;       // AMQP's expiration, in milliseconds
 };
 
 struct PublishedMessage {

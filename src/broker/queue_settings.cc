@@ -24,7 +24,7 @@ std::vector<std::string> differing_setting_keys(const QueueSettings& a, const Qu
   if (a.max_length != b.max_length) keys.emplace_back("max_length");
   if (a.max_bytes != b.max_bytes) keys.emplace_back("max_bytes");
   if (a.overflow != b.overflow) keys.emplace_back("overflow");
-  if (a.message_ttl_seconds != b.message_ttl_seconds) keys.emplace_back("message_ttl_seconds");
+  if (a.message_ttl_ms != b.message_ttl_ms) keys.emplace_back("message_ttl_ms");
   if (a.delivery_limit != b.delivery_limit) keys.emplace_back("delivery_limit");
   if (a.dead_letter_exchange != b.dead_letter_exchange) keys.emplace_back("dead_letter_exchange");
   if (a.dead_letter_queue != b.dead_letter_queue) keys.emplace_back("dead_letter_queue");
@@ -58,8 +58,9 @@ Status validate_settings(const QueueSettings& settings) {
   if (settings.delivery_limit && *settings.delivery_limit == 0) {
     return out_of_range("delivery_limit", 0, 1, UINT32_MAX);
   }
-  if (settings.message_ttl_seconds && *settings.message_ttl_seconds == 0) {
-    return out_of_range("message_ttl_seconds", 0, 1, UINT32_MAX);
+  if (settings.message_ttl_ms &&
+      (*settings.message_ttl_ms == 0 || *settings.message_ttl_ms > kMaxMessageTtlMs)) {
+    return out_of_range("message_ttl_ms", *settings.message_ttl_ms, 1, kMaxMessageTtlMs);
   }
   if (settings.default_visibility_timeout_seconds > kMaxVisibilitySeconds) {
     return out_of_range("default_visibility_timeout_seconds", settings.default_visibility_timeout_seconds, 0,

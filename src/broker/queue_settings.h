@@ -23,8 +23,10 @@ struct QueueSettings {
   std::optional<uint64_t> max_length;  // ready + delayed messages; none = unlimited
   std::optional<uint64_t> max_bytes;   // body bytes of ready + delayed messages
   Overflow overflow = Overflow::kRejectPublish;
-  std::optional<uint32_t> message_ttl_seconds;  // per-queue TTL; none = no expiry
-  std::optional<uint32_t> delivery_limit;       // deliveries before dead-lettering; none = no limit
+  // Per-queue TTL in milliseconds (AMQP's x-message-ttl; HTTP's message_ttl_seconds x 1000 or
+  // message_ttl_ms); none = no expiry.
+  std::optional<uint64_t> message_ttl_ms;
+  std::optional<uint32_t> delivery_limit;  // deliveries before dead-lettering; none = no limit
   // Dead letters go to (dead_letter_exchange, routing key dead_letter_queue). The default
   // exchange "" routes a key to the queue of that name (same vhost); an empty
   // dead_letter_queue means the vhost's "ballast.dead-letter". Other exchanges arrive with
@@ -63,6 +65,14 @@ DeadLetterTarget dead_letter_target(const QueueSettings& settings);
 // The JSON key names of the settings that differ between `a` and `b` (for
 // QUEUE_EXISTS_DIFFERENT), in declaration order.
 std::vector<std::string> differing_setting_keys(const QueueSettings& a, const QueueSettings& b);
+
+// The largest per-queue TTL: as many milliseconds as 2^32 - 1 seconds (the seconds field's range).
+inline constexpr uint64_t kMaxMessageTtlMs = uint64_t{UINT32_MAX} * 1000;
+
+// A TTL in whole seconds, rounded up (what the seconds-only journal tag and HTTP field show).
+inline uint64_t ttl_seconds_rounded_up(uint64_t ms) {
+  return ms / 1000 + (ms % 1000 != 0 ? 1 : 0);
+}
 
 // Checks ranges (e.g. a visibility timeout of 0..43200 s) and the dead-letter target's name.
 // Fails with INVALID_ARGUMENT naming the key.

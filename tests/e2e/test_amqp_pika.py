@@ -697,13 +697,27 @@ def per_queue_ttl_and_per_message_expiration():
     with connect() as conn:
         ch = conn.channel()
         ch.confirm_delivery()
-        ch.queue_declare(q, arguments={"x-message-ttl": 200})
-        publish(ch, "short", q)
-        eq(ch.queue_declare(q, passive=True).method.message_count, 1, "just published")
-        wait_until(lambda: ch.queue_declare(q, passive=True).method.message_count == 0, conn,
-                   what="x-message-ttl=200 message to expire")
+        # x-message-ttl is exact to the millisecond: a 300 ms TTL expires no sooner than 300 ms
+        # after the publish began and before a whole second (what rounding up to seconds gave).
+        ttl_s = 0.3
+        ch.queue_declare(q, arguments={"x-message-ttl": int(ttl_s * 1000)})
+        published_at = time.monotonic()
+        publish(ch, "short", q)  # confirm mode: returns once the message is durable
+        gone_at = None
+        for _ in range(1000):  # bounded by the 1 s deadline below as well
+            count = ch.queue_declare(q, passive=True).method.message_count
+            now = time.monotonic()
+            if count == 0:
+                gone_at = now
+                break
+            if now - published_at >= 1.0:
+                break
+            conn.process_data_events(time_limit=0.01)
+        assert gone_at is not None, "x-message-ttl=300 message still queued 1 s after the publish began"
+        elapsed = gone_at - published_at
+        assert ttl_s <= elapsed < 1.0, f"x-message-ttl=300 message gone after {elapsed * 1000:.0f} ms"
         assert ch.basic_get(q)[0] is None
-        say("x-message-ttl=200: message expires (message_count -> 0, get-empty)")
+        say(f"x-message-ttl=300: message gone {elapsed * 1000:.0f} ms after the publish began (300 <= t < 1000)")
         q2 = uniq("exp")
         ch.queue_declare(q2)
         publish(ch, "expires", q2, properties=pika.BasicProperties(expiration="150"))

@@ -20,6 +20,8 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 constexpr size_t kReadChunk = 64 * 1024;
+// How often idle queues are checked against their x-expires (a scan of the expiring queues).
+constexpr auto kExpiryCheckInterval = std::chrono::milliseconds(50);
 
 class Session final : public ConnectionIo, public std::enable_shared_from_this<Session> {
  public:
@@ -121,7 +123,7 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
 class AsioAmqpServer final : public AmqpServer {
  public:
   AsioAmqpServer(const AmqpServerOptions& options, broker::Broker& broker)
-      : options_(options), broker_(broker), tick_timer_(io_) {}
+      : options_(options), broker_(broker), tick_timer_(io_), expiry_timer_(io_) {}
   ~AsioAmqpServer() override { stop(); }
 
   Status listen(const tcp::endpoint& endpoint, const std::string& text) {
@@ -145,6 +147,7 @@ class AsioAmqpServer final : public AmqpServer {
     track_expiring_queues();
     for (auto& acceptor : acceptors_) accept(acceptor);
     schedule_tick();
+    schedule_expiry_check();
     thread_ = std::thread([this] { io_.run(); });
     for (const std::string& address : bound_)
       log::event(log::Level::kInfo, "amqp.listening", {log::kv("address", address)});
@@ -158,6 +161,7 @@ class AsioAmqpServer final : public AmqpServer {
       boost::system::error_code ignored;
       for (auto& acceptor : acceptors_) acceptor.close(ignored);
       tick_timer_.cancel();
+      expiry_timer_.cancel();
       for (auto& weak : sessions_) {
         if (auto session = weak.lock()) session->shutdown();
       }
@@ -210,13 +214,22 @@ class AsioAmqpServer final : public AmqpServer {
     }
   }
 
+  // x-expires is in milliseconds: checked every kExpiryCheckInterval, not on the 1 s tick.
+  void schedule_expiry_check() {
+    expiry_timer_.expires_after(kExpiryCheckInterval);
+    expiry_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      delete_expired_queues(steady_now_ms());
+      schedule_expiry_check();
+    });
+  }
+
   void schedule_tick() {
     tick_timer_.expires_after(std::chrono::seconds(1));
     tick_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       const int64_t now = steady_now_ms();
       const std::optional<Error> refusal = broker_.health().publish_refusal;
-      delete_expired_queues(now);
       sessions_.remove_if([](const std::weak_ptr<Session>& weak) {
         auto session = weak.lock();
         return !session || session->closed();
@@ -233,6 +246,7 @@ class AsioAmqpServer final : public AmqpServer {
   asio::io_context io_;
   std::list<tcp::acceptor> acceptors_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer expiry_timer_;
   Registry registry_;
   std::list<std::weak_ptr<Session>> sessions_;
   std::vector<std::string> bound_;

@@ -148,6 +148,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool multiple = false;
     Outcome outcome = Outcome::kAck;
   };
+  // A tx.commit waiting for the broker: commit-ok (or the channel error with the first
+  // failure) is sent once every call it made has been answered (guard + one per call).
+  struct TxCommitWait {
+    ChannelRef channel;
+    size_t outstanding = 1;  // the guard, dropped when every call has been made
+    std::optional<Error> failure;
+  };
+  using TxWaitPtr = std::shared_ptr<TxCommitWait>;
   struct Channel {
     uint16_t id = 0;
     uint64_t incarnation = 0;
@@ -201,16 +209,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // basic.ack / nack / reject: applied now, or at tx.commit on a transactional channel.
   void basic_settle(Channel& channel, Settlement settlement, MethodId id);
   // Applies one settlement; false (and a channel error naming the tag) for an unknown tag.
-  bool apply_settlement(Channel& channel, const Settlement& settlement, MethodId id);
-  // The first settlement whose tag is unknown, checked before any is applied (tx atomicity).
-  std::optional<uint64_t> unknown_tag(const Channel& channel,
-                                      const std::vector<Settlement>& settlements) const;
+  // With `tx`, the broker's answers count towards that commit (connection_tx.cc).
+  bool apply_settlement(Channel& channel, const Settlement& settlement, MethodId id,
+                        const TxWaitPtr& tx = nullptr);
+  // RECEIPT_INVALID for the first settlement whose tag is unknown, checked before any is
+  // applied (tx atomicity).
+  std::optional<Error> unknown_tag(const Channel& channel, const std::vector<Settlement>& settlements) const;
   // basic.recover: every unacked delivery goes back to its queue, whatever `requeue` says
   // (RabbitMQ does the same; docs/amqp.md).
   void basic_recover(Channel& channel);
+  // Transactions (connection_tx.cc). tx.commit-ok follows the commit of the transaction's
+  // publishes and of every ack, nack and reject in it.
   void tx_commit(Channel& channel);
-  void finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublish>& batch,
-                        Result<std::vector<broker::RouteResult>> result);
+  void tx_publish(const TxWaitPtr& tx, std::vector<OutgoingPublish> batch);
+  void tx_published(const TxWaitPtr& tx, std::vector<OutgoingPublish>& batch,
+                    Result<std::vector<broker::RouteResult>> result);
+  // One broker answer for `tx` (null: none) arrived; the last one finishes the commit.
+  void tx_answered(const TxWaitPtr& tx, std::optional<Error> failure);
+  // The answer to a settlement: counted towards `tx`, or (without one) logged if it failed.
+  broker::Callback<broker::SettleOutcome> settle_answer(std::string queue, std::string_view what,
+                                                        TxWaitPtr tx);
 
   // Consumers.
   uint32_t consumer_credit(const Channel& channel, const Consumer& consumer) const;
@@ -220,7 +238,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     Result<std::vector<broker::DeliveredMessage>> result);
   void deliver(Channel& channel, Consumer& consumer, broker::DeliveredMessage& message);
   std::vector<Unacked> take_unacked(Channel& channel, uint64_t tag, bool multiple, bool& known);
-  void settle(std::vector<Unacked> settled, Outcome outcome);
+  void settle(std::vector<Unacked> settled, Outcome outcome, const TxWaitPtr& tx = nullptr);
   void release_channel(Channel& channel);
 
   // Publishing (batched per input pass).
@@ -228,7 +246,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush_publishes();
   // The broker's view of `batch`; moves the content out of all but mandatory publishes.
   static std::vector<broker::RoutedMessage> routed_messages(std::vector<OutgoingPublish>& batch);
-  void flush_acks();
+  void flush_acks(const TxWaitPtr& tx = nullptr);
   void on_published(std::vector<OutgoingPublish>& batch, Result<std::vector<broker::RouteResult>> result);
   void confirm(Channel& channel, std::vector<uint64_t> seqs, bool ack);
   // Nacks confirm-mode publishes that are still not durable after amqp.publish_timeout_ms.

@@ -1,6 +1,6 @@
-// Connection: basic.* (publish and its confirms, consume, get, ack/nack/reject, recover) and
-// transactions. Publishes and acks read in one input pass go to the broker as one call per
-// pass (publish_routed; ack/nack per queue), which keeps the per-message cost to the codec.
+// Connection: basic.* (publish and its confirms, consume, get, ack/nack/reject, recover).
+// Publishes and acks read in one input pass go to the broker as one call per pass (publish_routed; ack/nack
+// per queue), which keeps the per-message cost to the codec.
 #include "fmt/format.h"
 #include "protocol/amqp091/connection.h"
 #include "protocol/amqp091/message_mapping.h"
@@ -535,35 +535,38 @@ void Connection::basic_settle(Channel& channel, Settlement settlement, MethodId 
   pump_all();
 }
 
-bool Connection::apply_settlement(Channel& channel, const Settlement& settlement, MethodId id) {
+bool Connection::apply_settlement(Channel& channel, const Settlement& settlement, MethodId id,
+                                  const TxWaitPtr& tx) {
   bool known = false;
   auto settled = take_unacked(channel, settlement.delivery_tag, settlement.multiple, known);
   if (!known) {
     channel_error(channel.id, unknown_delivery_tag(channel.id, settlement.delivery_tag), id);
     return false;
   }
-  if (settlement.outcome != Outcome::kAck) flush_acks();  // the broker sees them in order
-  settle(std::move(settled), settlement.outcome);
+  if (settlement.outcome != Outcome::kAck) flush_acks(tx);  // the broker sees them in order
+  settle(std::move(settled), settlement.outcome, tx);
   return true;
 }
 
-std::optional<uint64_t> Connection::unknown_tag(const Channel& channel,
-                                                const std::vector<Settlement>& settlements) const {
+std::optional<Error> Connection::unknown_tag(const Channel& channel,
+                                             const std::vector<Settlement>& settlements) const {
   std::set<uint64_t> open;
   for (const auto& [tag, unacked] : channel.unacked) open.insert(tag);
   for (const Settlement& settlement : settlements) {
     if (settlement.multiple) {
-      if (settlement.delivery_tag >= channel.next_delivery_tag) return settlement.delivery_tag;
+      if (settlement.delivery_tag >= channel.next_delivery_tag) {
+        return unknown_delivery_tag(channel.id, settlement.delivery_tag);
+      }
       auto end = settlement.delivery_tag == 0 ? open.end() : open.upper_bound(settlement.delivery_tag);
       open.erase(open.begin(), end);
     } else if (open.erase(settlement.delivery_tag) == 0) {
-      return settlement.delivery_tag;
+      return unknown_delivery_tag(channel.id, settlement.delivery_tag);
     }
   }
   return std::nullopt;
 }
 
-void Connection::settle(std::vector<Unacked> settled, Outcome outcome) {
+void Connection::settle(std::vector<Unacked> settled, Outcome outcome, const TxWaitPtr& tx) {
   const bool requeue = outcome == Outcome::kNackRequeue;
   if (outcome == Outcome::kAck) {
     std::vector<broker::LeaseRef>* leases = nullptr;
@@ -581,32 +584,34 @@ void Connection::settle(std::vector<Unacked> settled, Outcome outcome) {
   for (const Unacked& unacked : settled) by_queue[unacked.source->queue].push_back(unacked.lease);
   for (auto& [queue, leases] : by_queue) {
     broker_.nack_leases(vhost_, queue, std::move(leases), requeue,
-                        on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
-                          if (!result) {
-                            log::limited_event(log::Level::kWarn, "amqp.nack_failed",
-                                               {log::kv("peer", self.peer_), log::kv("queue", queue),
-                                                log::kv("code", result.error().code_name()),
-                                                log::kv("message", result.error().message())});
-                          }
-                        }));
+                        settle_answer(queue, requeue ? "nack" : "reject", tx));
   }
 }
 
-void Connection::flush_acks() {
+void Connection::flush_acks(const TxWaitPtr& tx) {
   if (pending_acks_.empty()) return;
   auto acks = std::move(pending_acks_);
   pending_acks_.clear();
-  for (auto& [queue, leases] : acks) {
-    broker_.ack_leases(vhost_, queue, std::move(leases),
-                       on_answer<broker::SettleOutcome>([queue](Connection& self, auto result) {
-                         if (!result) {
-                           log::limited_event(log::Level::kWarn, "amqp.ack_failed",
-                                              {log::kv("peer", self.peer_), log::kv("queue", queue),
-                                               log::kv("code", result.error().code_name()),
-                                               log::kv("message", result.error().message())});
-                         }
-                       }));
-  }
+  for (auto& [queue, leases] : acks)
+    broker_.ack_leases(vhost_, queue, std::move(leases), settle_answer(queue, "ack", tx));
+}
+
+broker::Callback<broker::SettleOutcome> Connection::settle_answer(std::string queue, std::string_view what,
+                                                                  TxWaitPtr tx) {
+  if (tx) ++tx->outstanding;
+  return on_answer<broker::SettleOutcome>([queue = std::move(queue), what, tx = std::move(tx)](
+                                              Connection& self, auto result) {
+    std::optional<Error> failure;
+    if (!result) {
+      failure = std::move(result).error().with_context(fmt::format("{} on queue \"{}\"", what, queue));
+      if (!tx) {
+        log::limited_event(log::Level::kWarn, what == "ack" ? "amqp.ack_failed" : "amqp.nack_failed",
+                           {log::kv("peer", self.peer_), log::kv("queue", queue),
+                            log::kv("code", failure->code_name()), log::kv("message", failure->message())});
+      }
+    }
+    if (tx) self.tx_answered(tx, std::move(failure));
+  });
 }
 
 void Connection::basic_recover(Channel& channel) {
@@ -625,63 +630,6 @@ void Connection::release_channel(Channel& channel) {
   channel.content.reset();
   channel.tx_publishes.clear();
   channel.tx_settlements.clear();
-}
-
-void Connection::tx_commit(Channel& channel) {
-  const MethodId id{TxCommit::kClassId, TxCommit::kMethodId};
-  flush_publishes();
-  // Every tag is checked before any settlement is applied: a commit is all or nothing.
-  if (auto tag = unknown_tag(channel, channel.tx_settlements)) {
-    channel_error(channel.id, unknown_delivery_tag(channel.id, *tag), id);
-    return;
-  }
-  for (const Settlement& settlement : channel.tx_settlements) apply_settlement(channel, settlement, id);
-  channel.tx_settlements.clear();
-  flush_acks();
-  if (channel.tx_publishes.empty()) {
-    send(channel.id, TxCommitOk{});
-    return;
-  }
-  // The transaction's publishes are one atomic journal commit.
-  std::vector<OutgoingPublish> batch = std::move(channel.tx_publishes);
-  channel.tx_publishes.clear();
-  auto messages = routed_messages(batch);
-  pause();
-  broker_.publish_routed(
-      vhost_, std::move(messages),
-      on_answer<std::vector<broker::RouteResult>>(
-          [channel = ref(channel), batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
-              Connection& self, auto result) { self.finish_tx_commit(channel, *batch, std::move(result)); }));
-}
-
-void Connection::finish_tx_commit(ChannelRef channel, std::vector<OutgoingPublish>& batch,
-                                  Result<std::vector<broker::RouteResult>> result) {
-  const MethodId id{TxCommit::kClassId, TxCommit::kMethodId};
-  std::optional<Error> failure;
-  size_t stored = 0;
-  if (!result) {
-    failure = result.error();
-  } else {
-    for (const broker::RouteResult& routed : *result) {
-      if (routed.refused && !failure) failure = routed.refused;
-      if (!routed.refused) ++stored;
-    }
-  }
-  on_published(batch, std::move(result));
-  if (find_channel(channel) != nullptr) {  // on_published may have closed it (unknown exchange)
-    if (failure) {
-      // Never a silent drop: the client learns which message was refused and how many went in.
-      channel_error(channel.id,
-                    Error(failure->code(),
-                          fmt::format("tx.commit stored {} of {} messages: {}", stored, batch.size(),
-                                      failure->message()),
-                          failure->fix()),
-                    id);
-    } else {
-      send(channel.id, TxCommitOk{});
-    }
-  }
-  resume();
 }
 
 }  // namespace ballast::amqp

@@ -76,7 +76,7 @@ void add_x_death(FieldEntries& headers, const broker::DeliveredMessage& message)
   keys.push_back(FieldValue{header_text(native, "x-death-routing-key")});
   death.emplace_back("routing-keys", FieldValue{std::move(keys)});
   std::erase_if(headers, [](const auto& entry) {
-    return entry.first == "x-death" || entry.first.starts_with("x-first-death-");
+    return entry.name == "x-death" || entry.name.starts_with("x-first-death-");
   });
   FieldArray deaths;
   deaths.push_back(FieldValue{std::move(death)});

@@ -7,6 +7,7 @@ namespace {
 
 constexpr int64_t kMaxAmqpPriority = 255;
 constexpr int64_t kMaxTtlMs = UINT32_MAX;
+constexpr uint64_t kZeroTtlMs = 1000;
 
 Error bad_argument(std::string_view queue, std::string_view name, std::string_view why,
                    std::string_view fix) {
@@ -45,8 +46,10 @@ Status apply(broker::QueueSettings& settings, const std::string& name, const Fie
           queue, name, fmt::format("= {} ms is over {} ms (about 49 days), as in RabbitMQ", *ms, kMaxTtlMs),
           "use a shorter TTL, or none");
     }
-    // Ballast keeps queue TTLs in whole seconds: rounded up, and at least one second.
-    settings.message_ttl_seconds = static_cast<uint32_t>(std::max<int64_t>(1, (*ms + 999) / 1000));
+    // Exact to the millisecond. 0 (RabbitMQ: expire unless a consumer takes it at once) has no
+    // exact meaning where a message becomes visible only after its commit: it is kept for
+    // kZeroTtlMs, so a waiting consumer still gets it (docs/amqp.md).
+    settings.message_ttl_ms = *ms == 0 ? kZeroTtlMs : static_cast<uint64_t>(*ms);
   } else if (name == "x-max-length") {
     auto length = positive_integer(value, queue, name, 0);
     if (!length) return std::move(length).error();

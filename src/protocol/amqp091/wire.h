@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <variant>
 #include <vector>
 
@@ -65,9 +64,14 @@ class WireWriter {
   std::string& out_;
 };
 
+// A field value can hold arrays and tables of field values. The recursion goes through
+// std::vector of types that are only declared here and complete below (FieldValue, FieldEntry):
+// a std::pair<std::string, FieldValue> inside FieldValue's own variant made libstdc++ 12's
+// completeness checks fail under clang 16 (the fuzz build).
 struct FieldValue;
+struct FieldEntry;
 using FieldArray = std::vector<FieldValue>;
-using FieldEntries = std::vector<std::pair<std::string, FieldValue>>;
+using FieldEntries = std::vector<FieldEntry>;
 struct Decimal {
   uint8_t scale = 0;
   uint32_t value = 0;
@@ -92,6 +96,13 @@ struct FieldValue {
                std::string, FieldArray, Timestamp, FieldEntries, Void, ByteArray>
       value;
   bool operator==(const FieldValue&) const = default;
+};
+
+// One named value of a field table (a struct, not std::pair: see FieldEntries).
+struct FieldEntry {
+  std::string name;
+  FieldValue value;
+  bool operator==(const FieldEntry&) const = default;
 };
 
 // Parses a table's raw bytes; false when they are malformed (unknown type letter, bad length,

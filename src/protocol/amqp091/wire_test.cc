@@ -212,8 +212,8 @@ TEST(FieldTable, ParsesEveryErrataTypeLetterWrittenByHand) {
   const std::vector<HandEntry> expected = hand_entries();
   ASSERT_EQ(entries.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
-    EXPECT_EQ(entries[i].first, expected[i].name);
-    EXPECT_TRUE(entries[i].second == expected[i].expected) << "type letter " << expected[i].name;
+    EXPECT_EQ(entries[i].name, expected[i].name);
+    EXPECT_TRUE(entries[i].value == expected[i].expected) << "type letter " << expected[i].name;
   }
 }
 

@@ -145,6 +145,31 @@ Result<broker::PublishRequest> parse_message(const json& object, std::string_vie
   return request;
 }
 
+// The queue TTL in ms from message_ttl_seconds (the original field) or message_ttl_ms; both
+// may be sent (as GET shows them) if they agree: the seconds are the ms rounded up.
+Result<std::optional<uint64_t>> parse_message_ttl(const json& object) {
+  auto seconds =
+      optional_number<uint32_t>(object, "message_ttl_seconds", std::numeric_limits<uint32_t>::max(), "");
+  if (!seconds) return std::move(seconds).error();
+  auto ms = optional_number<uint64_t>(object, "message_ttl_ms", broker::kMaxMessageTtlMs, "");
+  if (!ms) return std::move(ms).error();
+  if (*seconds && **seconds == 0) {
+    return invalid("message_ttl_seconds = 0 would expire every message at once",
+                   "set message_ttl_seconds to 1 or more, or leave it out for no expiry");
+  }
+  if (*ms && **ms == 0) {
+    return invalid("message_ttl_ms = 0 would expire every message at once",
+                   "set message_ttl_ms to 1 or more, or leave it out for no expiry");
+  }
+  if (*seconds && *ms && broker::ttl_seconds_rounded_up(**ms) != **seconds) {
+    return invalid(fmt::format("message_ttl_seconds = {} and message_ttl_ms = {} disagree", **seconds, **ms),
+                   "send only one of them (message_ttl_ms for a TTL that is not whole seconds)");
+  }
+  if (*ms) return *ms;
+  if (*seconds) return std::optional<uint64_t>(uint64_t{**seconds} * 1000);
+  return std::optional<uint64_t>();
+}
+
 }  // namespace
 
 Result<broker::QueueSettings> parse_queue_settings(std::string_view body) {
@@ -152,8 +177,8 @@ Result<broker::QueueSettings> parse_queue_settings(std::string_view body) {
   if (!object) return std::move(object).error();
   auto keys = check_keys(
       *object,
-      {"max_length", "max_bytes", "overflow", "message_ttl_seconds", "delivery_limit", "dead_letter_queue",
-       "dead_letter_drop", "dedup_window_seconds", "default_visibility_timeout_seconds"},
+      {"max_length", "max_bytes", "overflow", "message_ttl_seconds", "message_ttl_ms", "delivery_limit",
+       "dead_letter_queue", "dead_letter_drop", "dedup_window_seconds", "default_visibility_timeout_seconds"},
       "the queue settings");
   if (!keys) return std::move(keys).error();
   constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
@@ -163,7 +188,7 @@ Result<broker::QueueSettings> parse_queue_settings(std::string_view body) {
   if (!max_length) return std::move(max_length).error();
   auto max_bytes = optional_number<uint64_t>(*object, "max_bytes", kMax64, "");
   if (!max_bytes) return std::move(max_bytes).error();
-  auto ttl = optional_number<uint32_t>(*object, "message_ttl_seconds", kMax32, "");
+  auto ttl = parse_message_ttl(*object);
   if (!ttl) return std::move(ttl).error();
   auto limit = optional_number<uint32_t>(*object, "delivery_limit", kMax32, "");
   if (!limit) return std::move(limit).error();
@@ -179,7 +204,7 @@ Result<broker::QueueSettings> parse_queue_settings(std::string_view body) {
   if (!dead_letter_drop) return std::move(dead_letter_drop).error();
   settings.max_length = *max_length;
   settings.max_bytes = *max_bytes;
-  settings.message_ttl_seconds = *ttl;
+  settings.message_ttl_ms = *ttl;
   settings.delivery_limit = *limit;
   settings.dedup_window_seconds = dedup->value_or(0);
   settings.default_visibility_timeout_seconds = visibility->value_or(30);
@@ -278,7 +303,9 @@ json queue_info_json(const broker::QueueInfo& info) {
       {"max_length", optional(s.max_length)},
       {"max_bytes", optional(s.max_bytes)},
       {"overflow", broker::overflow_name(s.overflow)},
-      {"message_ttl_seconds", optional(s.message_ttl_seconds)},
+      {"message_ttl_seconds",
+       s.message_ttl_ms ? json(broker::ttl_seconds_rounded_up(*s.message_ttl_ms)) : json(nullptr)},
+      {"message_ttl_ms", optional(s.message_ttl_ms)},
       {"delivery_limit", optional(s.delivery_limit)},
       {"dead_letter_queue", s.dead_letter_queue.empty() ? json(nullptr) : json(s.dead_letter_queue)},
       {"dead_letter_drop", s.dead_letter_drop},

@@ -35,6 +35,41 @@ TEST(ApiJson, UnknownSettingSuggestsTheNearestKey) {
   EXPECT_NE(parsed.error().fix().find("max_length"), std::string::npos);
 }
 
+TEST(ApiJson, QueueTtlInSecondsIsStillAccepted) {
+  auto parsed = parse_queue_settings(R"({"message_ttl_seconds": 60})");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
+  EXPECT_EQ(parsed->message_ttl_ms, 60'000u);
+}
+
+TEST(ApiJson, QueueTtlInMillisecondsIsExact) {
+  auto parsed = parse_queue_settings(R"({"message_ttl_ms": 300})");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
+  EXPECT_EQ(parsed->message_ttl_ms, 300u);
+}
+
+TEST(ApiJson, QueueTtlShowsBothFieldsAndTheyReadBack) {
+  broker::QueueInfo info;
+  info.settings.message_ttl_ms = 1'500;
+  const auto rendered = queue_info_json(info);
+  EXPECT_EQ(rendered["settings"]["message_ttl_ms"], 1'500);
+  EXPECT_EQ(rendered["settings"]["message_ttl_seconds"], 2) << "seconds are the ms rounded up";
+  auto again = parse_queue_settings(rendered["settings"].dump());
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ(again->message_ttl_ms, 1'500u);
+}
+
+TEST(ApiJson, QueueTtlFieldsThatDisagreeOrAreZeroAreRefused) {
+  for (const char* body :
+       {R"({"message_ttl_seconds": 2, "message_ttl_ms": 3000})", R"({"message_ttl_ms": 0})",
+        R"({"message_ttl_seconds": 0})", R"({"message_ttl_ms": 4294967296000})"}) {
+    auto parsed = parse_queue_settings(body);
+    ASSERT_FALSE(parsed.ok()) << body;
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(parsed.error().message().find("message_ttl"), std::string::npos) << parsed.error().message();
+    EXPECT_FALSE(parsed.error().fix().empty());
+  }
+}
+
 TEST(ApiJson, MalformedInputIsAnErrorNeverACrash) {
   const std::string inputs[] = {"",
                                 "{",
