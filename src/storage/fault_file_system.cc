@@ -63,8 +63,10 @@ class FaultFile final : public File {
     auto fault = owner_.before_call(FaultOp::kWrite, path(), &torn);
     const bool crash_now = fault && owner_.crashed();
     if (fault && !crash_now) return std::move(*fault);
-    if (crash_now && torn == 0) return std::move(*fault);
-    const auto written = crash_now ? data.first(std::min<uint64_t>(torn, data.size())) : data;
+    std::string torn_bytes;
+    if (crash_now) torn_bytes = owner_.torn_write(data.first(std::min<uint64_t>(torn, data.size())), data);
+    if (crash_now && torn_bytes.empty()) return std::move(*fault);
+    const auto written = crash_now ? std::as_bytes(std::span(torn_bytes)) : data;
     WriteRecord record = capture(offset, written.size());
     record.new_bytes.assign(reinterpret_cast<const char*>(written.data()), written.size());
     auto status = real_->write_at(offset, written);
@@ -154,6 +156,20 @@ void FaultFileSystem::crash_at_call(uint64_t call_number, uint64_t torn_bytes) {
   std::lock_guard lock(mu_);
   crash_call_ = call_number;
   crash_torn_bytes_ = torn_bytes;
+  crash_torn_write_ = nullptr;
+}
+
+void FaultFileSystem::crash_at_call(uint64_t call_number, TornWrite torn) {
+  std::lock_guard lock(mu_);
+  crash_call_ = call_number;
+  crash_torn_bytes_ = 0;
+  crash_torn_write_ = std::move(torn);
+}
+
+std::string FaultFileSystem::torn_write(std::span<const std::byte> prefix,
+                                        std::span<const std::byte> data) const {
+  if (crash_torn_write_) return crash_torn_write_(data);
+  return std::string(reinterpret_cast<const char*>(prefix.data()), prefix.size());
 }
 
 bool FaultFileSystem::crashed() const {
@@ -286,46 +302,64 @@ void FaultFileSystem::simulate_power_loss(PowerLossModel model, uint64_t seed) {
   std::lock_guard lock(mu_);
   std::mt19937_64 random(seed);
   for (auto& [path, state] : files_) {
-    if (state->unsynced.empty()) continue;
+    if (state->unsynced.empty() || model == PowerLossModel::kProcessCrashOnly) continue;
     auto file = real_.open(path, OpenMode::kReadWrite);
-    if (!file) continue;
-    const size_t count = state->unsynced.size();
-    size_t kept = 0;
-    if (model == PowerLossModel::kKeepSeededPrefix) kept = random() % (count + 1);
-    for (size_t i = count; i-- > kept;) restore_write(**file, state->unsynced[i]);
-    if (kept < count && model == PowerLossModel::kKeepSeededPrefix) {
-      const WriteRecord& torn = state->unsynced[kept];
-      const size_t torn_length = torn.new_bytes.empty() ? 0 : random() % torn.new_bytes.size();
-      (*file)
-          ->write_at(torn.offset, std::as_bytes(std::span(torn.new_bytes).first(torn_length)))
-          .ignore("power-loss simulation is best-effort on the real disk");
-    }
-    state->unsynced.clear();
+    if (file) roll_back_file(**file, *state, model, random);
   }
-  undo_directory_ops();
+  size_t directory_ops = 0;
+  for (const auto& [directory, ops] : pending_directory_ops_) directory_ops += ops.size();
+  size_t kept_directory_ops = 0;
+  if (model == PowerLossModel::kProcessCrashOnly) kept_directory_ops = directory_ops;
+  if (model == PowerLossModel::kIndependentPerFile) kept_directory_ops = random() % (directory_ops + 1);
+  undo_directory_ops(kept_directory_ops);
   files_.clear();
   crashed_ = false;
   crash_call_.reset();
+  crash_torn_write_ = nullptr;
   planned_failures_.clear();
 }
 
-void FaultFileSystem::undo_directory_ops() {
+void FaultFileSystem::roll_back_file(File& file, FileState& state, PowerLossModel model,
+                                     std::mt19937_64& random) {
+  enum class Fate : uint8_t { kLoseAll, kKeepAll, kKeepPrefixTearNext };
+  Fate fate = Fate::kLoseAll;
+  if (model == PowerLossModel::kKeepSeededPrefix) fate = Fate::kKeepPrefixTearNext;
+  if (model == PowerLossModel::kIndependentPerFile) fate = static_cast<Fate>(random() % 3);
+  const size_t count = state.unsynced.size();
+  size_t kept = 0;
+  if (fate == Fate::kKeepAll) kept = count;
+  if (fate == Fate::kKeepPrefixTearNext) kept = random() % (count + 1);
+  for (size_t i = count; i-- > kept;) restore_write(file, state.unsynced[i]);
+  if (kept < count && fate == Fate::kKeepPrefixTearNext) {
+    const WriteRecord& torn = state.unsynced[kept];
+    const size_t torn_length = torn.new_bytes.empty() ? 0 : random() % torn.new_bytes.size();
+    file.write_at(torn.offset, std::as_bytes(std::span(torn.new_bytes).first(torn_length)))
+        .ignore("power-loss simulation is best-effort on the real disk");
+  }
+  state.unsynced.clear();
+}
+
+void FaultFileSystem::undo_directory_ops(size_t kept) {
   std::vector<DirectoryOp> all;
   for (auto& [directory, ops] : pending_directory_ops_) all.insert(all.end(), ops.begin(), ops.end());
   pending_directory_ops_.clear();
   std::sort(all.begin(), all.end(),
-            [](const DirectoryOp& a, const DirectoryOp& b) { return a.order > b.order; });
-  for (auto it = all.begin(); it != all.end(); ++it) {
-    switch (it->kind) {
+            [](const DirectoryOp& a, const DirectoryOp& b) { return a.order < b.order; });
+  for (size_t i = 0; i < kept && i < all.size(); ++i) {
+    if (!all[i].backup.empty()) ::unlink(all[i].backup.c_str());  // the change is durable
+  }
+  for (size_t i = all.size(); i-- > kept;) {
+    const DirectoryOp& op = all[i];
+    switch (op.kind) {
       case DirectoryOp::Kind::kCreate:
-        ::unlink(it->path.c_str());
+        ::unlink(op.path.c_str());
         break;
       case DirectoryOp::Kind::kRename:
-        ::rename(it->path.c_str(), it->from.c_str());
-        if (!it->backup.empty()) ::rename(it->backup.c_str(), it->path.c_str());
+        ::rename(op.path.c_str(), op.from.c_str());
+        if (!op.backup.empty()) ::rename(op.backup.c_str(), op.path.c_str());
         break;
       case DirectoryOp::Kind::kRemove:
-        ::rename(it->backup.c_str(), it->path.c_str());
+        ::rename(op.backup.c_str(), op.path.c_str());
         break;
     }
   }
