@@ -1,11 +1,14 @@
 #include "storage/fault_file_system.h"
 
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <random>
 
+#include "storage/fault_plan.h"
 #include "storage/io_error.h"
+#include "util/log.h"
 
 namespace ballast::storage {
 
@@ -197,7 +200,53 @@ std::optional<Error> FaultFileSystem::before_call_locked(FaultOp op, const fs::p
   }
   auto planned = planned_failures_.find({op, occurrence});
   if (planned != planned_failures_.end()) return io_error(planned->second, "perform the operation on", path);
+  reload_plan_locked();
+  return standing_fault_locked(op, path);
+}
+
+std::optional<Error> FaultFileSystem::standing_fault_locked(FaultOp op, const fs::path& path) const {
+  const std::string name = path.filename().string();
+  for (const FaultRule& rule : rules_) {
+    if (rule.op == op && ::fnmatch(rule.name_glob.c_str(), name.c_str(), 0) == 0) {
+      return io_error(rule.error_number, "perform the operation on", path);
+    }
+  }
   return std::nullopt;
+}
+
+void FaultFileSystem::set_rules(std::vector<FaultRule> rules) {
+  std::lock_guard lock(mu_);
+  rules_ = std::move(rules);
+}
+
+void FaultFileSystem::watch_plan_file(const fs::path& path) {
+  std::lock_guard lock(mu_);
+  plan_file_ = std::make_unique<FaultPlanFile>(path);
+  next_plan_check_ = {};
+  reload_plan_locked();
+}
+
+void FaultFileSystem::reload_plan_locked() {
+  static constexpr auto kPlanCheckInterval = std::chrono::milliseconds(5);
+  if (!plan_file_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_plan_check_) return;
+  next_plan_check_ = now + kPlanCheckInterval;
+  auto changed = plan_file_->reload_if_changed();
+  if (!changed) return;
+  if (!*changed) {
+    rules_.clear();
+    log::event(log::Level::kError, "fault_injection.plan_invalid",
+               {log::kv("code", changed->error().code_name()), log::kv("message", changed->error().message()),
+                log::kv("fix", changed->error().fix())});
+    return;
+  }
+  rules_ = std::move(**changed);
+  std::vector<std::string> described;
+  for (const FaultRule& rule : rules_) described.push_back(describe_fault_rule(rule));
+  log::event(log::Level::kWarn, "fault_injection.plan_loaded",
+             {log::kv("plan", plan_file_->path().string()), log::kv("rules", rules_.size()),
+              log::kv("faults", described.empty() ? "none" : fmt::format("{}", fmt::join(described, "; ")))});
 }
 
 Result<std::unique_ptr<File>> FaultFileSystem::open(const fs::path& path, OpenMode mode) {
