@@ -110,7 +110,13 @@ class FaultFile final : public File {
   Status truncate(uint64_t length) override {
     std::lock_guard lock(owner_.mutex());
     if (auto fault = owner_.before_call(FaultOp::kTruncate, path(), nullptr)) return std::move(*fault);
-    return real_->truncate(length);
+    auto size = real_->size();
+    const uint64_t size_before = size ? *size : 0;
+    // Unsynced like a write: a power loss (or a failed sync) may bring the cut bytes back.
+    WriteRecord record = capture(length, size_before > length ? size_before - length : 0);
+    auto status = real_->truncate(length);
+    if (status && size_before != length) state_->unsynced.push_back(std::move(record));
+    return status;
   }
 
   Result<uint64_t> size() override { return real_->size(); }

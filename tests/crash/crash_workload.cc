@@ -40,15 +40,18 @@ std::string body_for(const std::string& id, std::mt19937_64& random) {
 
 class Workload {
  public:
-  Workload(broker::BrokerCore& core, Model& model, uint64_t seed)
-      : core_(core), model_(model), random_(seed) {}
+  // `faults`, if set, is asked whether a failure was the simulated crash; any other failure
+  // is waited out until the broker has repaired its journal.
+  Workload(broker::BrokerCore& core, Model& model, uint64_t seed, const storage::FaultFileSystem* faults)
+      : core_(core), model_(model), random_(seed), faults_(faults) {}
 
-  // Runs until `steps` are done or an operation fails; returns the steps answered.
+  // Runs until `steps` are done or an operation fails (and is not repaired); returns the
+  // steps answered.
   uint64_t run(int steps) {
     uint64_t answered = 0;
     if (!setup()) return answered;
     for (int step = 0; step < steps; ++step) {
-      if (!one_step()) break;
+      if (!one_step() && !repaired()) break;
       ++answered;
     }
     return answered;
@@ -80,7 +83,11 @@ class Workload {
     }
     auto published =
         await_call<broker::PublishOutcome>([&](auto done) { core_.publish("/", queue, batch, done); });
-    if (!published) return false;
+    if (!published) {
+      // Refused or failed by the injected fault (not the crash): a repair cuts it off for good.
+      if (faults_ != nullptr && !faults_->crashed()) model_.never_applied.insert(ids.begin(), ids.end());
+      return false;
+    }
     for (const auto& request : batch) model_.confirmed[request.id] = request.body;
     return true;
   }
@@ -116,6 +123,16 @@ class Workload {
     return await_call<void>([&](auto done) { core_.checkpoint_now(done); }).ok();
   }
 
+  bool repaired() {
+    if (faults_ == nullptr || faults_->crashed()) return false;
+    // The broker reports the refusal at its next tick, then clears it once the journal resumes.
+    const bool refused = broker::testing::eventually(
+        [&] { return core_.health().publish_refusal.has_value(); }, std::chrono::milliseconds(200));
+    if (!refused) return !faults_->crashed();
+    return broker::testing::eventually(
+        [&] { return !faults_->crashed() && !core_.health().publish_refusal; });
+  }
+
   bool one_step() {
     const uint64_t choice = random_() % 10;
     if (choice < 5) return publish(kMain, 1 + static_cast<int>(random_() % 3));
@@ -128,6 +145,7 @@ class Workload {
   broker::BrokerCore& core_;
   Model& model_;
   std::mt19937_64 random_;
+  const storage::FaultFileSystem* faults_;
   uint64_t next_id_ = 1;
 };
 
@@ -154,6 +172,7 @@ std::unique_ptr<broker::BrokerCore> open_broker(const std::filesystem::path& dir
   broker_options.checkpoint_interval_ms = 24 * 3600 * 1000;
   broker_options.file_system = &fs;
   broker_options.journal_defect = options.defect;
+  if (options.repair_after_failure) broker_options.self_check_interval_ms = 10;
   auto core = std::make_unique<broker::BrokerCore>(broker_options, nullptr,
                                                    std::make_unique<broker::testing::ManualClock>());
   auto status = core->open();
@@ -342,9 +361,10 @@ RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOp
     } else if (point.call != 0) {
       faults.crash_at_call(point.call, point.torn_bytes);
     }
+    if (point.fail_sync != 0) faults.fail_call(storage::FaultOp::kSync, point.fail_sync, EIO);
     auto core = open_broker(dir, faults, options, &error);
     if (core) {
-      Workload workload(*core, model, options.seed);
+      Workload workload(*core, model, options.seed, options.repair_after_failure ? &faults : nullptr);
       result.operations = workload.run(options.steps);
       result.dead_lettered = model.dead_lettered.size();
       result.io_calls = faults.calls();

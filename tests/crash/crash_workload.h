@@ -25,6 +25,7 @@ struct CrashPoint {
   storage::PowerLossModel model = storage::PowerLossModel::kDropAllUnsynced;
   uint64_t loss_seed = 0;
   bool fail_sync_instead = false;  // inject one failed fsync at `call` (no crash)
+  uint64_t fail_sync = 0;          // with a crash at `call`: the fail_sync-th fsync fails first
 };
 
 struct RunResult {
@@ -39,6 +40,9 @@ struct WorkloadOptions {
   int steps = 120;
   uint64_t segment_bytes = 8 << 10;
   storage::JournalDefect defect = storage::JournalDefect::kNone;
+  // After a failed operation, wait (up to 5 s) for the broker to repair its journal, with a
+  // storage self-check every 10 ms, and go on; a publish that failed must then never appear.
+  bool repair_after_failure = false;
 };
 
 // Runs one crash point in a fresh directory under `scratch` and checks the recovered state.
