@@ -18,14 +18,14 @@ deps-bench:
 	scripts/install-deps --bench
 
 configure-release: deps
-	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALLAST_SANITIZE=OFF
+	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALLAST_SANITIZE=OFF -DBALLAST_FAULT_INJECTION=OFF
 
 build-release: configure-release
 	cmake --build build/release -j$(JOBS)
 
 build-test: deps
 	cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DBALLAST_SANITIZE=ON
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DBALLAST_SANITIZE=ON -DBALLAST_FAULT_INJECTION=ON
 	cmake --build build/test -j$(JOBS)
 
 run: configure-release

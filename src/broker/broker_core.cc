@@ -495,6 +495,8 @@ void BrokerCore::undo(CommitPlan& plan) {
     if (found == queues_.end() || it->entry.key == 0) continue;
     if (const MessageEntry* entry = found->second->find(it->entry.key)) track_location(entry->segment_id, -1);
     found->second->remove(it->entry.key);
+    // The journal gives a failed commit's sequence numbers (the keys) out again after a repair.
+    hot_messages_.discard(it->entry.key);
   }
   for (auto it = plan.on_failed.rbegin(); it != plan.on_failed.rend(); ++it) (*it)();
 }

@@ -418,6 +418,13 @@ void BrokerCore::tick() {
   release_held();
   restore_reserve_when_due(now_monotonic);
   limits_.observe(*journal_);
+  if (journal_->awaiting_resume()) {
+    // Posted, so that it runs after every failed commit's undo the writer posted before its
+    // repair: the sequence numbers of failed commits are used again once it resumes.
+    loop_.post([this] {
+      if (journal_->resume_after_repair()) refresh_health();
+    });
+  }
   refresh_health();
   if (now_monotonic >= next_checkpoint_ms_) {
     auto report = [](Status status) {

@@ -23,6 +23,8 @@ class HotMessages {
   void put(uint64_t key, MessageAppendedRecord record);
   // The record under `key`, removed from the cache; nullopt if it is not (or no longer) here.
   std::optional<MessageAppendedRecord> take(uint64_t key);
+  // Forgets `key` (a message whose commit failed), if held.
+  void discard(uint64_t key) { take(key).reset(); }
   uint64_t bytes() const { return bytes_; }
 
  private:

@@ -19,6 +19,9 @@
 #include "plugins/plugin_host.h"
 #include "protocol/http/http_server.h"
 #include "util/log.h"
+#ifdef BALLAST_FAULT_INJECTION
+#include "storage/fault_file_system.h"
+#endif
 
 namespace {
 
@@ -92,7 +95,24 @@ int run_startup_checks(const ops::ConfigDraft& draft) {
   return ops::exit_status_for_class(failing);
 }
 
-int serve(const std::string& config_file, const ops::FlagValues& flags) {
+// Test-only switches; only builds with BALLAST_FAULT_INJECTION have any.
+struct TestHooks {
+  std::string fault_plan;  // --fault-plan FILE (docs/fault-injection.md)
+};
+
+#ifdef BALLAST_FAULT_INJECTION
+// The file layer under the journal fails the calls the plan file names, re-read as it changes.
+std::unique_ptr<storage::FaultFileSystem> fault_layer(const TestHooks& hooks,
+                                                      broker::BrokerOptions& options) {
+  if (hooks.fault_plan.empty()) return nullptr;
+  auto faults = std::make_unique<storage::FaultFileSystem>();
+  faults->watch_plan_file(hooks.fault_plan);
+  options.file_system = faults.get();
+  return faults;
+}
+#endif
+
+int serve(const std::string& config_file, const ops::FlagValues& flags, const TestHooks& hooks) {
   const ops::ConfigDraft draft = ops::load_config_draft(config_file, flags, read_environment);
   apply_log_level(draft.config);
   if (const int status = run_startup_checks(draft); status != 0) return status;
@@ -100,7 +120,11 @@ int serve(const std::string& config_file, const ops::FlagValues& flags) {
   log::event(log::Level::kInfo, "config.loaded",
              {log::kv("source",
                       config.config_file.empty() ? "defaults, environment and flags" : config.config_file)});
-  auto broker = broker::Broker::open(ops::to_broker_options(config));
+  broker::BrokerOptions broker_options = ops::to_broker_options(config);
+#ifdef BALLAST_FAULT_INJECTION
+  const auto faults = fault_layer(hooks, broker_options);  // outlives the broker
+#endif
+  auto broker = broker::Broker::open(broker_options);
   if (!broker) {
     log_failure("server.start_failed", broker.error());
     return exit_status_for(broker.error().code());
@@ -200,6 +224,12 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-remote", insecure_remote,
                "allow a non-loopback listen address (server.insecure_remote)");
   app.set_version_flag("--version", std::string("ballastd ") + kVersion);
+  TestHooks hooks;
+#ifdef BALLAST_FAULT_INJECTION
+  app.add_option("--fault-plan", hooks.fault_plan,
+                 "test builds only: inject the storage faults this file names, re-read as it changes")
+      ->group("");  // hidden: docs/fault-injection.md
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {  // CLI11 reports usage errors and --help by throwing
@@ -213,5 +243,5 @@ int main(int argc, char** argv) {
   }
   if (insecure_remote) flags["server.insecure_remote"] = "true";
   if (!amqp_listen.empty()) flags["amqp.listen"] = fmt::format("{}", fmt::join(amqp_listen, ","));
-  return serve(config_file, flags);
+  return serve(config_file, flags, hooks);
 }

@@ -1,11 +1,14 @@
 #include "storage/fault_file_system.h"
 
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <random>
 
+#include "storage/fault_plan.h"
 #include "storage/io_error.h"
+#include "util/log.h"
 
 namespace ballast::storage {
 
@@ -63,8 +66,10 @@ class FaultFile final : public File {
     auto fault = owner_.before_call(FaultOp::kWrite, path(), &torn);
     const bool crash_now = fault && owner_.crashed();
     if (fault && !crash_now) return std::move(*fault);
-    if (crash_now && torn == 0) return std::move(*fault);
-    const auto written = crash_now ? data.first(std::min<uint64_t>(torn, data.size())) : data;
+    std::string torn_bytes;
+    if (crash_now) torn_bytes = owner_.torn_write(data.first(std::min<uint64_t>(torn, data.size())), data);
+    if (crash_now && torn_bytes.empty()) return std::move(*fault);
+    const auto written = crash_now ? std::as_bytes(std::span(torn_bytes)) : data;
     WriteRecord record = capture(offset, written.size());
     record.new_bytes.assign(reinterpret_cast<const char*>(written.data()), written.size());
     auto status = real_->write_at(offset, written);
@@ -105,7 +110,13 @@ class FaultFile final : public File {
   Status truncate(uint64_t length) override {
     std::lock_guard lock(owner_.mutex());
     if (auto fault = owner_.before_call(FaultOp::kTruncate, path(), nullptr)) return std::move(*fault);
-    return real_->truncate(length);
+    auto size = real_->size();
+    const uint64_t size_before = size ? *size : 0;
+    // Unsynced like a write: a power loss (or a failed sync) may bring the cut bytes back.
+    WriteRecord record = capture(length, size_before > length ? size_before - length : 0);
+    auto status = real_->truncate(length);
+    if (status && size_before != length) state_->unsynced.push_back(std::move(record));
+    return status;
   }
 
   Result<uint64_t> size() override { return real_->size(); }
@@ -154,6 +165,20 @@ void FaultFileSystem::crash_at_call(uint64_t call_number, uint64_t torn_bytes) {
   std::lock_guard lock(mu_);
   crash_call_ = call_number;
   crash_torn_bytes_ = torn_bytes;
+  crash_torn_write_ = nullptr;
+}
+
+void FaultFileSystem::crash_at_call(uint64_t call_number, TornWrite torn) {
+  std::lock_guard lock(mu_);
+  crash_call_ = call_number;
+  crash_torn_bytes_ = 0;
+  crash_torn_write_ = std::move(torn);
+}
+
+std::string FaultFileSystem::torn_write(std::span<const std::byte> prefix,
+                                        std::span<const std::byte> data) const {
+  if (crash_torn_write_) return crash_torn_write_(data);
+  return std::string(reinterpret_cast<const char*>(prefix.data()), prefix.size());
 }
 
 bool FaultFileSystem::crashed() const {
@@ -181,7 +206,53 @@ std::optional<Error> FaultFileSystem::before_call_locked(FaultOp op, const fs::p
   }
   auto planned = planned_failures_.find({op, occurrence});
   if (planned != planned_failures_.end()) return io_error(planned->second, "perform the operation on", path);
+  reload_plan_locked();
+  return standing_fault_locked(op, path);
+}
+
+std::optional<Error> FaultFileSystem::standing_fault_locked(FaultOp op, const fs::path& path) const {
+  const std::string name = path.filename().string();
+  for (const FaultRule& rule : rules_) {
+    if (rule.op == op && ::fnmatch(rule.name_glob.c_str(), name.c_str(), 0) == 0) {
+      return io_error(rule.error_number, "perform the operation on", path);
+    }
+  }
   return std::nullopt;
+}
+
+void FaultFileSystem::set_rules(std::vector<FaultRule> rules) {
+  std::lock_guard lock(mu_);
+  rules_ = std::move(rules);
+}
+
+void FaultFileSystem::watch_plan_file(const fs::path& path) {
+  std::lock_guard lock(mu_);
+  plan_file_ = std::make_unique<FaultPlanFile>(path);
+  next_plan_check_ = {};
+  reload_plan_locked();
+}
+
+void FaultFileSystem::reload_plan_locked() {
+  static constexpr auto kPlanCheckInterval = std::chrono::milliseconds(5);
+  if (!plan_file_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_plan_check_) return;
+  next_plan_check_ = now + kPlanCheckInterval;
+  auto changed = plan_file_->reload_if_changed();
+  if (!changed) return;
+  if (!*changed) {
+    rules_.clear();
+    log::event(log::Level::kError, "fault_injection.plan_invalid",
+               {log::kv("code", changed->error().code_name()), log::kv("message", changed->error().message()),
+                log::kv("fix", changed->error().fix())});
+    return;
+  }
+  rules_ = std::move(**changed);
+  std::vector<std::string> described;
+  for (const FaultRule& rule : rules_) described.push_back(describe_fault_rule(rule));
+  log::event(log::Level::kWarn, "fault_injection.plan_loaded",
+             {log::kv("plan", plan_file_->path().string()), log::kv("rules", rules_.size()),
+              log::kv("faults", described.empty() ? "none" : fmt::format("{}", fmt::join(described, "; ")))});
 }
 
 Result<std::unique_ptr<File>> FaultFileSystem::open(const fs::path& path, OpenMode mode) {
@@ -286,46 +357,64 @@ void FaultFileSystem::simulate_power_loss(PowerLossModel model, uint64_t seed) {
   std::lock_guard lock(mu_);
   std::mt19937_64 random(seed);
   for (auto& [path, state] : files_) {
-    if (state->unsynced.empty()) continue;
+    if (state->unsynced.empty() || model == PowerLossModel::kProcessCrashOnly) continue;
     auto file = real_.open(path, OpenMode::kReadWrite);
-    if (!file) continue;
-    const size_t count = state->unsynced.size();
-    size_t kept = 0;
-    if (model == PowerLossModel::kKeepSeededPrefix) kept = random() % (count + 1);
-    for (size_t i = count; i-- > kept;) restore_write(**file, state->unsynced[i]);
-    if (kept < count && model == PowerLossModel::kKeepSeededPrefix) {
-      const WriteRecord& torn = state->unsynced[kept];
-      const size_t torn_length = torn.new_bytes.empty() ? 0 : random() % torn.new_bytes.size();
-      (*file)
-          ->write_at(torn.offset, std::as_bytes(std::span(torn.new_bytes).first(torn_length)))
-          .ignore("power-loss simulation is best-effort on the real disk");
-    }
-    state->unsynced.clear();
+    if (file) roll_back_file(**file, *state, model, random);
   }
-  undo_directory_ops();
+  size_t directory_ops = 0;
+  for (const auto& [directory, ops] : pending_directory_ops_) directory_ops += ops.size();
+  size_t kept_directory_ops = 0;
+  if (model == PowerLossModel::kProcessCrashOnly) kept_directory_ops = directory_ops;
+  if (model == PowerLossModel::kIndependentPerFile) kept_directory_ops = random() % (directory_ops + 1);
+  undo_directory_ops(kept_directory_ops);
   files_.clear();
   crashed_ = false;
   crash_call_.reset();
+  crash_torn_write_ = nullptr;
   planned_failures_.clear();
 }
 
-void FaultFileSystem::undo_directory_ops() {
+void FaultFileSystem::roll_back_file(File& file, FileState& state, PowerLossModel model,
+                                     std::mt19937_64& random) {
+  enum class Fate : uint8_t { kLoseAll, kKeepAll, kKeepPrefixTearNext };
+  Fate fate = Fate::kLoseAll;
+  if (model == PowerLossModel::kKeepSeededPrefix) fate = Fate::kKeepPrefixTearNext;
+  if (model == PowerLossModel::kIndependentPerFile) fate = static_cast<Fate>(random() % 3);
+  const size_t count = state.unsynced.size();
+  size_t kept = 0;
+  if (fate == Fate::kKeepAll) kept = count;
+  if (fate == Fate::kKeepPrefixTearNext) kept = random() % (count + 1);
+  for (size_t i = count; i-- > kept;) restore_write(file, state.unsynced[i]);
+  if (kept < count && fate == Fate::kKeepPrefixTearNext) {
+    const WriteRecord& torn = state.unsynced[kept];
+    const size_t torn_length = torn.new_bytes.empty() ? 0 : random() % torn.new_bytes.size();
+    file.write_at(torn.offset, std::as_bytes(std::span(torn.new_bytes).first(torn_length)))
+        .ignore("power-loss simulation is best-effort on the real disk");
+  }
+  state.unsynced.clear();
+}
+
+void FaultFileSystem::undo_directory_ops(size_t kept) {
   std::vector<DirectoryOp> all;
   for (auto& [directory, ops] : pending_directory_ops_) all.insert(all.end(), ops.begin(), ops.end());
   pending_directory_ops_.clear();
   std::sort(all.begin(), all.end(),
-            [](const DirectoryOp& a, const DirectoryOp& b) { return a.order > b.order; });
-  for (auto it = all.begin(); it != all.end(); ++it) {
-    switch (it->kind) {
+            [](const DirectoryOp& a, const DirectoryOp& b) { return a.order < b.order; });
+  for (size_t i = 0; i < kept && i < all.size(); ++i) {
+    if (!all[i].backup.empty()) ::unlink(all[i].backup.c_str());  // the change is durable
+  }
+  for (size_t i = all.size(); i-- > kept;) {
+    const DirectoryOp& op = all[i];
+    switch (op.kind) {
       case DirectoryOp::Kind::kCreate:
-        ::unlink(it->path.c_str());
+        ::unlink(op.path.c_str());
         break;
       case DirectoryOp::Kind::kRename:
-        ::rename(it->path.c_str(), it->from.c_str());
-        if (!it->backup.empty()) ::rename(it->backup.c_str(), it->path.c_str());
+        ::rename(op.path.c_str(), op.from.c_str());
+        if (!op.backup.empty()) ::rename(op.backup.c_str(), op.path.c_str());
         break;
       case DirectoryOp::Kind::kRemove:
-        ::rename(it->backup.c_str(), it->path.c_str());
+        ::rename(op.backup.c_str(), op.path.c_str());
         break;
     }
   }

@@ -99,8 +99,9 @@ Error io_error(int error_number, std::string_view operation, const std::filesyst
   }
   std::string fix =
       "check the kernel log (dmesg) for disk errors; after a failed journal write or fsync the "
-      "journal refuses every write (a failed fsync is never retried): restart ballastd once the "
-      "disk is healthy";
+      "journal refuses writes (a failed fsync is never retried) until a storage self-check passes "
+      "and it has cut the failed commits off (storage.write_recovered), with no restart (sync "
+      "mode 'interval' needs a restart); retry what was refused";
   if (error_number == EROFS) fix = "remount the file system read-write";
   return Error(ErrorCode::kStorageIoError,
                fmt::format("cannot {} {}: {} (errno {})", operation, path.string(),

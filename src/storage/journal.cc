@@ -99,6 +99,7 @@ Status Journal::self_check() {
 
 void Journal::run_self_check() {
   Status status = self_check();
+  if (status) repair_if_due();
   std::optional<Error> failure;
   if (!status) failure = std::move(status).error().with_context("storage self-check");
   bool was_failing = false;
@@ -123,10 +124,97 @@ void Journal::run_self_check() {
                {log::kv("message",
                         sticky ? "the data and journal directories and the current segment are writable "
                                  "again, but an earlier journal write or fsync failed: writes stay refused "
-                                 "until ballastd is restarted"
+                                 "until the journal is repaired (storage.write_recovered)"
                                : "the data and journal directories and the current segment are writable "
                                  "again; publishing resumes")});
   }
+}
+
+void Journal::repair_if_due() {
+  if (options_.sync_policy != SyncPolicy::kAlways) return;  // confirmed writes may be lost: restart
+  {
+    std::lock_guard lock(mu_);
+    const bool queued = !pending_.chunks.empty() || !pending_.commits.empty() || pending_.checkpoint;
+    if (!sticky_error_ || repaired_ || queued) return;
+  }
+  Status status = repair();
+  if (status) {
+    last_repair_failure_.reset();
+    return;
+  }
+  const std::string described = status.error().describe();
+  if (last_repair_failure_ == described) return;
+  last_repair_failure_ = described;
+  log::event(log::Level::kWarn, "storage.repair_failed",
+             {log::kv("code", status.error().code_name()), log::kv("message", status.error().message()),
+              log::kv("fix", status.error().fix())});
+}
+
+Status Journal::repair() {
+  uint64_t fresh_segment = 0;
+  {
+    std::lock_guard lock(mu_);  // tail_segment_ does not move while appends are refused
+    // A failed attempt's segment id is used again (its file is removed first): it never held
+    // a confirmed record.
+    fresh_segment = std::max(std::max(tail_segment_, write_segment_) + 1, repair_segment_);
+  }
+  repair_segment_ = fresh_segment;
+  write_file_.reset();
+  sealed_unsynced_.clear();
+  unsynced_segments_.clear();
+  // The bytes of failed commits go, even those a successful fsync of their segment covered.
+  auto durable = fs_.open(segment_path(durable_end_.segment_id), OpenMode::kReadWrite);
+  if (!durable) return std::move(durable).error();
+  Status status = (*durable)->truncate(durable_end_.offset);
+  if (status) status = (*durable)->allocate(options_.segment_bytes);
+  if (status) status = (*durable)->sync();
+  if (!status) return status;
+  // Newer segments hold only failed commits (or were never finished).
+  bool removed = false;
+  for (uint64_t segment_id = durable_end_.segment_id + 1; segment_id <= fresh_segment; ++segment_id) {
+    auto present = fs_.exists(segment_path(segment_id));
+    if (!present) return std::move(present).error();
+    if (*present) status = fs_.remove(segment_path(segment_id));
+    if (!status) return status;
+    removed = removed || *present;
+    std::lock_guard lock(mu_);
+    segments_.erase(segment_id);
+    readers_.erase(segment_id);
+  }
+  if (removed) status = fs_.sync_directory(journal_dir());
+  if (status) status = create_segment_file(fresh_segment, durable_end_.seq + 1);
+  if (status) status = sync_segments();
+  if (!status) return status;
+  durable_end_ = RecordEnd{fresh_segment, kSegmentHeaderBytes, durable_end_.seq};
+  written_end_ = durable_end_;
+  std::lock_guard lock(mu_);
+  repaired_ = ResumePoint{fresh_segment, durable_end_.seq + 1};
+  return ok_status();
+}
+
+bool Journal::awaiting_resume() const {
+  std::lock_guard lock(mu_);
+  return repaired_.has_value();
+}
+
+bool Journal::resume_after_repair() {
+  std::lock_guard lock(mu_);
+  const bool queued = !pending_.chunks.empty() || !pending_.commits.empty() || pending_.checkpoint;
+  if (!repaired_ || queued) return false;
+  const uint64_t abandoned_records = next_seq_ - repaired_->next_seq;
+  next_seq_ = repaired_->next_seq;
+  tail_segment_ = repaired_->segment_id;
+  tail_offset_ = kSegmentHeaderBytes;
+  const Error cause = *sticky_error_;
+  sticky_error_.reset();
+  repaired_.reset();
+  log::event(log::Level::kInfo, "storage.write_recovered",
+             {log::kv("failed_code", cause.code_name()), log::kv("segment", segment_file_name(tail_segment_)),
+              log::kv("next_seq", next_seq_), log::kv("abandoned_records", abandoned_records),
+              log::kv("message",
+                      "the journal cut the failed commits off its last segment and writes to a fresh one; "
+                      "publishing resumes")});
+  return true;
 }
 
 JournalStats Journal::stats() const {
@@ -287,10 +375,13 @@ void Journal::writer_loop() {
     } else {
       const bool sync_due = options_.sync_policy == SyncPolicy::kAlways || stopping || batch.checkpoint ||
                             Clock::now() >= next_interval_sync;
+      const std::optional<RecordEnd> batch_end = end_of(batch);
       Status status = write_batch(batch);
+      if (status && batch_end) written_end_ = *batch_end;
       unsynced = status.ok() && !batch.chunks.empty() ? true : unsynced;
       if (status && sync_due && unsynced) {
         status = sync_segments();
+        if (status) durable_end_ = written_end_;
         unsynced = false;
         next_interval_sync = Clock::now() + interval;
       }
@@ -304,6 +395,12 @@ void Journal::writer_loop() {
     lock.lock();
     if (stopping && pending_.chunks.empty() && pending_.commits.empty() && !pending_.checkpoint) break;
   }
+}
+
+std::optional<Journal::RecordEnd> Journal::end_of(const Batch& batch) {
+  if (batch.chunks.empty() || batch.commits.empty()) return std::nullopt;
+  const Chunk& last = batch.chunks.back();
+  return RecordEnd{last.segment_id, last.offset + last.bytes.size(), batch.commits.back().last_seq};
 }
 
 Status Journal::write_batch(Batch& batch) {

@@ -11,8 +11,11 @@
 // Its callback runs on the writer thread once the whole group is durable: after the fdatasync
 // that covers it (sync mode kAlways), or once written (kInterval: synced within the interval,
 // a documented loss window). One fdatasync covers every group queued before it.
-// After any failed write or fsync the journal is sticky-failed: that fsync is never retried,
-// every unconfirmed and later append fails with the first error.
+// After any failed write or fsync the journal is failed: that fsync is never retried, every
+// unconfirmed and later append fails with the first error. In sync mode kAlways, once a
+// storage self-check passes the writer cuts the failed commits' bytes off the journal and opens
+// a fresh segment (docs/formats/journal.md, "After a failed write or fsync"); the owner then
+// calls resume_after_repair() and appends go on.
 
 #include <condition_variable>
 #include <cstdint>
@@ -169,6 +172,14 @@ class Journal {
   // Largest group payload that fits in one segment.
   uint64_t max_group_bytes() const;
   std::optional<Error> sticky_error() const;
+  // True once the writer has repaired the journal after a failed write or fsync: the owner may
+  // call resume_after_repair() when it has undone every failed commit. Thread-safe.
+  bool awaiting_resume() const;
+  // Owner thread, after every failed commit's callback has been handled: clears the failure,
+  // so appends go on from the last confirmed record (its sequence number + 1), in a fresh
+  // segment; logs storage.write_recovered. False (and nothing changes) unless the journal is
+  // awaiting resume with nothing queued.
+  bool resume_after_repair();
   // The last self-check's failure (see JournalOptions::self_check_interval_ms), or nullopt once
   // a check has passed again. The owner refuses new messages while it is set. Thread-safe.
   std::optional<Error> self_check_error() const;
@@ -198,6 +209,16 @@ class Journal {
     std::set<uint64_t> live_segments;
     std::vector<CommitCallback> written;
   };
+  // Just past the last record of a batch: its segment, end offset and last sequence number.
+  struct RecordEnd {
+    uint64_t segment_id = 0;
+    uint64_t offset = 0;
+    uint64_t seq = 0;
+  };
+  struct ResumePoint {
+    uint64_t segment_id = 0;
+    uint64_t next_seq = 0;
+  };
   struct Batch {
     size_t records = 0;
     std::deque<Chunk> chunks;
@@ -223,6 +244,11 @@ class Journal {
   Status self_check();
   Status probe_directory(const std::filesystem::path& directory);
   void run_self_check();
+  // Writer thread, after a passing self-check while failed: truncates the segment holding the
+  // durable end to it, deletes newer segments and opens a fresh one (see the header comment).
+  void repair_if_due();
+  Status repair();
+  static std::optional<RecordEnd> end_of(const Batch& batch);
   Status write_batch(Batch& batch);
   Status write_chunk(const Chunk& chunk);
   Status create_segment_file(uint64_t segment_id, uint64_t first_seq);
@@ -251,6 +277,10 @@ class Journal {
   uint64_t write_segment_ = 0;
   std::map<uint64_t, std::unique_ptr<File>> sealed_unsynced_;
   std::set<uint64_t> unsynced_segments_;
+  RecordEnd written_end_;  // of the last batch written
+  RecordEnd durable_end_;  // of the last batch whose commits were confirmed
+  std::optional<std::string> last_repair_failure_;
+  uint64_t repair_segment_ = 0;  // the fresh segment of the last repair attempt
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
@@ -258,6 +288,7 @@ class Journal {
   bool stopping_ = false;                              // guarded by mu_
   std::optional<Error> sticky_error_;                  // guarded by mu_
   std::optional<Error> self_check_error_;              // guarded by mu_
+  std::optional<ResumePoint> repaired_;                // guarded by mu_
   std::set<uint64_t> segments_;                        // guarded by mu_
   std::vector<std::filesystem::path> free_files_;      // guarded by mu_
   std::map<uint64_t, std::shared_ptr<File>> readers_;  // guarded by mu_

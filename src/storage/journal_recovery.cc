@@ -266,6 +266,8 @@ Status Journal::open_tail_segment(uint64_t segment_id, uint64_t first_seq) {
   if (!status) return status;
   status = sync_segments();
   if (!status) return status;
+  durable_end_ = RecordEnd{segment_id, kSegmentHeaderBytes, first_seq - 1};
+  written_end_ = durable_end_;
   log::event(log::Level::kInfo, "storage.recovered",
              {log::kv("next_seq", first_seq), log::kv("segments", segments_.size())});
   return ok_status();

@@ -74,6 +74,22 @@ class JournalTest : public ::testing::Test {
     return std::move(*journal);
   }
 
+  // Options with a storage self-check every 10 ms (which is when a failed journal repairs).
+  JournalOptions checked_options(FileSystem& file_system, uint64_t segment_bytes) {
+    JournalOptions result = options(file_system, segment_bytes);
+    result.self_check_interval_ms = 10;
+    return result;
+  }
+
+  // Opens (recovers) without starting the writer; null after a test failure.
+  static std::unique_ptr<Journal> open_unstarted(const JournalOptions& journal_options) {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = Journal::open(journal_options, visitor, report);
+    EXPECT_TRUE(journal.ok()) << (journal.ok() ? "" : journal.error().describe());
+    return journal.ok() ? std::move(*journal) : nullptr;
+  }
+
   // Appends one record per payload as separate commits and waits until all are durable.
   static std::vector<AppendedRecord> append_all(Journal& journal, const std::vector<std::string>& payloads) {
     std::vector<AppendedRecord> appended;
@@ -355,6 +371,126 @@ TEST_F(JournalTest, SelfCheckReportsAFaultWithinAnIntervalAndClearsWhenItPasses)
   ASSERT_TRUE(within_five_seconds([&] { return journal->self_check_error().has_value(); }));
   EXPECT_EQ(journal->self_check_error()->code(), ErrorCode::kStorageIoError);
   EXPECT_FALSE(fs::exists(dir_ / "data" / "journal" / ".self-check"));
+}
+
+// Whether `condition` stays false for `span` (for things that must not happen while a fault
+// lasts); checked every few milliseconds.
+template <typename Condition>
+bool stays_false_for(Condition condition, std::chrono::milliseconds span) {
+  const auto deadline = std::chrono::steady_clock::now() + span;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return !condition();
+}
+
+Status append_and_wait(Journal& journal, const std::string& payload) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto answered = promise->get_future();
+  auto appended =
+      journal.append({{4, false, payload}}, [promise](Status status) { promise->set_value(status); });
+  if (!appended) return std::move(appended).error();
+  return answered.get();
+}
+
+class JournalRepairTest : public JournalTest, public ::testing::WithParamInterface<FaultOp> {};
+
+TEST_P(JournalRepairTest, FailedCommitIsCutOffAndAppendsResumeGapFreeOnceTheFaultIsGone) {
+  FaultFileSystem faults;
+  JournalOptions checked = checked_options(faults, 1 << 16);
+  auto journal = open_unstarted(checked);
+  ASSERT_NE(journal, nullptr);
+  journal->start();
+  const auto before = append_all(*journal, {"a", "b"});
+  faults.set_rules({FaultRule{GetParam(), "*.seg", EIO}});
+  const Status failed = append_and_wait(*journal, "failed");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kStorageIoError);
+  EXPECT_NE(failed.error().message().find(".seg"), std::string::npos) << failed.error().message();
+  // While the fault lasts every repair fails (it needs the segment's write or fsync): refused.
+  EXPECT_TRUE(stays_false_for([&] { return journal->awaiting_resume(); }, std::chrono::milliseconds(150)));
+  EXPECT_FALSE(journal->resume_after_repair());
+  EXPECT_FALSE(append_and_wait(*journal, "refused").ok());
+  faults.set_rules({});
+  ASSERT_TRUE(within_five_seconds([&] { return journal->awaiting_resume(); }));
+  EXPECT_TRUE(journal->sticky_error().has_value()) << "refused until the owner resumes";
+  ASSERT_TRUE(journal->resume_after_repair());
+  EXPECT_FALSE(journal->sticky_error().has_value());
+  const auto after = append_all(*journal, {"c"});
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].seq, before[1].seq + 1) << "sequence numbers go on from the last confirmed record";
+  EXPECT_GT(after[0].location.segment_id, before[1].location.segment_id) << "a fresh segment";
+  auto read = journal->read(after[0].location);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, "c");
+  journal.reset();
+  faults.simulate_power_loss(PowerLossModel::kDropAllUnsynced, 1);
+  CollectingVisitor recovered;
+  RecoveryReport recovered_report;
+  auto reopened = open(posix_, recovered, recovered_report, 1 << 16);
+  EXPECT_EQ(recovered.payloads(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(recovered_report.problems.empty()) << recovered_report.problems.front();
+  EXPECT_TRUE(recovered_report.corrupt.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(WriteAndFsync, JournalRepairTest, ::testing::Values(FaultOp::kSync, FaultOp::kWrite),
+                         [](const auto& info) { return info.param == FaultOp::kSync ? "Fsync" : "Write"; });
+
+// A batch whose older segment synced but whose newer one did not: every commit in it failed,
+// so the records in the older segment must go too, or a restart would bring them back.
+TEST_F(JournalTest, FailedBatchRecordsAreCutOffEvenInASegmentThatSynced) {
+  const std::string kilobyte(1000, 'x');
+  {
+    CollectingVisitor visitor;
+    RecoveryReport report;
+    auto journal = open(posix_, visitor, report);
+    append_all(*journal, {"a1", "a2"});
+  }
+  FaultFileSystem faults;
+  JournalOptions checked = checked_options(faults, 4096);
+  auto journal = open_unstarted(checked);  // appends go to segment 2
+  ASSERT_NE(journal, nullptr);
+  faults.set_rules({FaultRule{FaultOp::kSync, segment_file_name(3), EIO}});
+  // Queued before the writer starts, so that one batch writes segment 2 and rolls into 3.
+  std::vector<std::future<Status>> answers;
+  for (int i = 0; i < 4; ++i) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    answers.push_back(promise->get_future());
+    auto appended = journal->append({{4, false, fmt::format("b{}{}", i, kilobyte)}},
+                                    [promise](Status status) { promise->set_value(status); });
+    ASSERT_TRUE(appended.ok());
+    EXPECT_EQ(appended->front().location.segment_id, i < 3 ? 2u : 3u);
+  }
+  journal->start();
+  for (auto& answer : answers) EXPECT_FALSE(answer.get().ok());
+  faults.set_rules({});
+  ASSERT_TRUE(within_five_seconds([&] { return journal->awaiting_resume(); }));
+  ASSERT_TRUE(journal->resume_after_repair());
+  append_all(*journal, {"c"});
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "journal" / segment_file_name(3)));
+  journal.reset();
+  faults.simulate_power_loss(PowerLossModel::kDropAllUnsynced, 1);
+  CollectingVisitor recovered;
+  RecoveryReport recovered_report;
+  auto reopened = open(posix_, recovered, recovered_report);
+  EXPECT_EQ(recovered.payloads(), (std::vector<std::string>{"a1", "a2", "c"}));
+  EXPECT_TRUE(recovered_report.problems.empty()) << recovered_report.problems.front();
+}
+
+TEST_F(JournalTest, IntervalSyncModeStaysFailedUntilARestart) {
+  FaultFileSystem faults;
+  JournalOptions checked = checked_options(faults, 1 << 16);
+  checked.sync_policy = SyncPolicy::kInterval;
+  checked.sync_interval_ms = 10;
+  auto journal = open_unstarted(checked);
+  ASSERT_NE(journal, nullptr);
+  journal->start();
+  faults.set_rules({FaultRule{FaultOp::kSync, "*.seg", EIO}});
+  EXPECT_TRUE(append_and_wait(*journal, "answered after its write").ok());
+  ASSERT_TRUE(within_five_seconds([&] { return journal->sticky_error().has_value(); }));
+  faults.set_rules({});
+  EXPECT_TRUE(stays_false_for([&] { return journal->awaiting_resume(); }, std::chrono::milliseconds(100)));
 }
 
 }  // namespace

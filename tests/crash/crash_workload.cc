@@ -1,10 +1,15 @@
 #include "tests/crash/crash_workload.h"
 
+#include <endian.h>
+
+#include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
 #include "broker/broker_test_support.h"
+#include "storage/record_codec.h"
 #include "util/crc32c.h"
 
 namespace ballast::crash {
@@ -23,6 +28,7 @@ struct Model {
   std::set<std::string> maybe_acked;             // ack answered with an error
   std::set<std::string> dead_lettered;           // confirmed moved to kDead
   std::set<std::string> maybe_dead;              // nack answered with an error
+  std::set<std::string> never_applied;           // published in a torn group: must not appear
 };
 
 std::string body_for(const std::string& id, std::mt19937_64& random) {
@@ -34,15 +40,18 @@ std::string body_for(const std::string& id, std::mt19937_64& random) {
 
 class Workload {
  public:
-  Workload(broker::BrokerCore& core, Model& model, uint64_t seed)
-      : core_(core), model_(model), random_(seed) {}
+  // `faults`, if set, is asked whether a failure was the simulated crash; any other failure
+  // is waited out until the broker has repaired its journal.
+  Workload(broker::BrokerCore& core, Model& model, uint64_t seed, const storage::FaultFileSystem* faults)
+      : core_(core), model_(model), random_(seed), faults_(faults) {}
 
-  // Runs until `steps` are done or an operation fails; returns the steps answered.
+  // Runs until `steps` are done or an operation fails (and is not repaired); returns the
+  // steps answered.
   uint64_t run(int steps) {
     uint64_t answered = 0;
     if (!setup()) return answered;
     for (int step = 0; step < steps; ++step) {
-      if (!one_step()) break;
+      if (!one_step() && !repaired()) break;
       ++answered;
     }
     return answered;
@@ -74,7 +83,11 @@ class Workload {
     }
     auto published =
         await_call<broker::PublishOutcome>([&](auto done) { core_.publish("/", queue, batch, done); });
-    if (!published) return false;
+    if (!published) {
+      // Refused or failed by the injected fault (not the crash): a repair cuts it off for good.
+      if (faults_ != nullptr && !faults_->crashed()) model_.never_applied.insert(ids.begin(), ids.end());
+      return false;
+    }
     for (const auto& request : batch) model_.confirmed[request.id] = request.body;
     return true;
   }
@@ -110,6 +123,16 @@ class Workload {
     return await_call<void>([&](auto done) { core_.checkpoint_now(done); }).ok();
   }
 
+  bool repaired() {
+    if (faults_ == nullptr || faults_->crashed()) return false;
+    // The broker reports the refusal at its next tick, then clears it once the journal resumes.
+    const bool refused = broker::testing::eventually(
+        [&] { return core_.health().publish_refusal.has_value(); }, std::chrono::milliseconds(200));
+    if (!refused) return !faults_->crashed();
+    return broker::testing::eventually(
+        [&] { return !faults_->crashed() && !core_.health().publish_refusal; });
+  }
+
   bool one_step() {
     const uint64_t choice = random_() % 10;
     if (choice < 5) return publish(kMain, 1 + static_cast<int>(random_() % 3));
@@ -122,6 +145,7 @@ class Workload {
   broker::BrokerCore& core_;
   Model& model_;
   std::mt19937_64 random_;
+  const storage::FaultFileSystem* faults_;
   uint64_t next_id_ = 1;
 };
 
@@ -148,6 +172,7 @@ std::unique_ptr<broker::BrokerCore> open_broker(const std::filesystem::path& dir
   broker_options.checkpoint_interval_ms = 24 * 3600 * 1000;
   broker_options.file_system = &fs;
   broker_options.journal_defect = options.defect;
+  if (options.repair_after_failure) broker_options.self_check_interval_ms = 10;
   auto core = std::make_unique<broker::BrokerCore>(broker_options, nullptr,
                                                    std::make_unique<broker::testing::ManualClock>());
   auto status = core->open();
@@ -190,13 +215,137 @@ void check(const Model& model, broker::BrokerCore& core, std::vector<std::string
     }
   }
   for (const auto& [id, queue] : where) {
+    if (model.never_applied.contains(id)) {
+      violations.push_back(fmt::format("message {} of a torn group was applied", id));
+    }
     if (!model.confirmed.contains(id) && id.rfind('m', 0) != 0) {
       violations.push_back(fmt::format("unknown message {} appeared", id));
     }
   }
 }
 
+// Reopens `dir` on the real file system as a fresh boot would, checks `model`'s promises into
+// `result` and removes the directory.
+void recover_and_check(const std::filesystem::path& dir, const WorkloadOptions& options, const Model& model,
+                       RunResult& result) {
+  storage::PosixFileSystem posix;
+  std::string error;
+  auto recovered = open_broker(dir, posix, options, &error);
+  if (!recovered) {
+    result.violations.push_back("recovery failed: " + error);
+  } else {
+    for (const auto& part : recovered->health().degraded)
+      result.violations.push_back("degraded after recovery: " + part.message);
+    check(model, *recovered, result.violations);
+  }
+  recovered.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Where the last complete record header of `data` (records back to back) starts.
+size_t last_record_start(std::span<const std::byte> data) {
+  size_t last = 0;
+  for (size_t at = 0; at + storage::kRecordHeaderBytes <= data.size();) {
+    uint32_t payload_bytes = 0;
+    std::memcpy(&payload_bytes, data.data() + at + 4, sizeof(payload_bytes));
+    const size_t next = at + storage::encoded_record_bytes(le32toh(payload_bytes));
+    if (next > data.size()) break;
+    last = at;
+    at = next;
+  }
+  return last;
+}
+
+storage::TornWrite tear_last_header(const TornHeaderPoint& point) {
+  return [point](std::span<const std::byte> data) {
+    const size_t keep = std::min(data.size(), last_record_start(data) + point.header_bytes);
+    std::string on_disk(reinterpret_cast<const char*>(data.data()), keep);
+    if (point.garbage_seed) {
+      std::mt19937_64 random(*point.garbage_seed);
+      const size_t garbage = 1 + random() % 96;
+      for (size_t i = 0; i < garbage; ++i) on_disk.push_back(static_cast<char>(random()));
+    }
+    return on_disk;
+  };
+}
+
+// The torn-header run before the crash: confirmed publishes and acks, then the victim group.
+void run_until_torn(broker::BrokerCore& core, storage::FaultFileSystem& faults, Model& model,
+                    const TornHeaderPoint& point) {
+  std::mt19937_64 random(point.header_bytes);
+  auto created = await_call<broker::CreateQueueOutcome>(
+      [&](auto done) { core.create_queue("/", kMain, broker::QueueSettings{}, done); });
+  if (!created) return;
+  for (int i = 0; i < 6; ++i) {
+    broker::PublishRequest request;
+    request.id = fmt::format("m{}", i);
+    request.body = body_for(request.id, random);
+    auto published =
+        await_call<broker::PublishOutcome>([&](auto done) { core.publish("/", kMain, {request}, done); });
+    if (published) model.confirmed[request.id] = request.body;
+  }
+  auto take_two = [&] {
+    broker::ReceiveRequest request;
+    request.max_messages = 2;
+    auto received = await_call<std::vector<broker::DeliveredMessage>>(
+        [&](auto done) { core.receive("/", kMain, request, done); });
+    std::vector<std::string> receipts;
+    if (received) {
+      for (const auto& message : *received) receipts.push_back(message.receipt);
+    }
+    return std::pair{receipts, received ? *received : std::vector<broker::DeliveredMessage>{}};
+  };
+  auto [receipts, acked] = take_two();
+  if (await_call<broker::SettleOutcome>([&](auto done) { core.ack("/", kMain, receipts, done); })) {
+    for (const auto& message : acked) model.acked.insert(message.id);
+  }
+  auto [victim_receipts, victims] = take_two();
+  faults.crash_at_call(faults.calls() + 1, tear_last_header(point));
+  if (point.victim_is_ack) {
+    // Never confirmed, and the group cannot apply: both stay confirmed unsettled messages.
+    await_call<broker::SettleOutcome>([&](auto done) {
+      core.ack("/", kMain, victim_receipts, done);
+    }).ignore("the crash fails it");
+    return;
+  }
+  std::vector<broker::PublishRequest> batch(2);
+  for (int i = 0; i < 2; ++i) {
+    batch[i].id = fmt::format("victim{}", i);
+    batch[i].body = body_for(batch[i].id, random);
+    model.never_applied.insert(batch[i].id);
+  }
+  await_call<broker::PublishOutcome>([&](auto done) {
+    core.publish("/", kMain, batch, done);
+  }).ignore("the crash fails it");
+}
+
 }  // namespace
+
+RunResult run_torn_header_point(const std::filesystem::path& scratch, const TornHeaderPoint& point) {
+  RunResult result;
+  const std::filesystem::path dir =
+      scratch / fmt::format("torn-{}-{}-{}", point.header_bytes, point.garbage_seed.value_or(0),
+                            point.victim_is_ack ? "ack" : "publish");
+  std::filesystem::remove_all(dir);
+  WorkloadOptions options;
+  options.segment_bytes = 64 << 10;  // no roll-over: the victim's write is the next I/O call
+  storage::FaultFileSystem faults;
+  Model model;
+  {
+    std::string error;
+    auto core = open_broker(dir, faults, options, &error);
+    if (!core) {
+      result.violations.push_back("first open failed: " + error);
+      return result;
+    }
+    run_until_torn(*core, faults, model, point);
+    result.io_calls = faults.calls();
+    if (!faults.crashed()) result.violations.push_back("the victim group's write did not crash");
+  }
+  faults.simulate_power_loss(storage::PowerLossModel::kProcessCrashOnly, 0);
+  recover_and_check(dir, options, model, result);
+  return result;
+}
 
 RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOptions& options,
                           const CrashPoint& point) {
@@ -212,9 +361,10 @@ RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOp
     } else if (point.call != 0) {
       faults.crash_at_call(point.call, point.torn_bytes);
     }
+    if (point.fail_sync != 0) faults.fail_call(storage::FaultOp::kSync, point.fail_sync, EIO);
     auto core = open_broker(dir, faults, options, &error);
     if (core) {
-      Workload workload(*core, model, options.seed);
+      Workload workload(*core, model, options.seed, options.repair_after_failure ? &faults : nullptr);
       result.operations = workload.run(options.steps);
       result.dead_lettered = model.dead_lettered.size();
       result.io_calls = faults.calls();
@@ -223,19 +373,7 @@ RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOp
     }
   }
   faults.simulate_power_loss(point.model, point.loss_seed);
-  storage::PosixFileSystem posix;
-  std::string error;
-  auto recovered = open_broker(dir, posix, options, &error);
-  if (!recovered) {
-    result.violations.push_back("recovery failed: " + error);
-  } else {
-    const auto health = recovered->health();
-    for (const auto& part : health.degraded)
-      result.violations.push_back("degraded after recovery: " + part.message);
-    check(model, *recovered, result.violations);
-  }
-  recovered.reset();
-  std::filesystem::remove_all(dir);
+  recover_and_check(dir, options, model, result);
   return result;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct CrashPoint {
   storage::PowerLossModel model = storage::PowerLossModel::kDropAllUnsynced;
   uint64_t loss_seed = 0;
   bool fail_sync_instead = false;  // inject one failed fsync at `call` (no crash)
+  uint64_t fail_sync = 0;          // with a crash at `call`: the fail_sync-th fsync fails first
 };
 
 struct RunResult {
@@ -38,10 +40,28 @@ struct WorkloadOptions {
   int steps = 120;
   uint64_t segment_bytes = 8 << 10;
   storage::JournalDefect defect = storage::JournalDefect::kNone;
+  // After a failed operation, wait (up to 5 s) for the broker to repair its journal, with a
+  // storage self-check every 10 ms, and go on; a publish that failed must then never appear.
+  bool repair_after_failure = false;
 };
 
 // Runs one crash point in a fresh directory under `scratch` and checks the recovered state.
 RunResult run_crash_point(const std::filesystem::path& scratch, const WorkloadOptions& options,
                           const CrashPoint& point);
+
+// A process crash (no power loss) inside the write of an atomic group of two records: the
+// disk keeps exactly `header_bytes` bytes of the group's last record header, then garbage if
+// `garbage_seed` is set.
+struct TornHeaderPoint {
+  uint64_t header_bytes = 0;  // 0 .. storage::kRecordHeaderBytes
+  std::optional<uint64_t> garbage_seed;
+  bool victim_is_ack = false;  // the torn group settles two messages instead of publishing two
+};
+
+// Publishes and acknowledges a few messages, tears the victim group as `point` says, recovers
+// on the real file system and checks the invariants: every confirmed unsettled message present
+// once and intact, no acknowledged one back, the torn group not applied (no victim message
+// present; both victim acks undone), recovery succeeds and reports no damage.
+RunResult run_torn_header_point(const std::filesystem::path& scratch, const TornHeaderPoint& point);
 
 }  // namespace ballast::crash
