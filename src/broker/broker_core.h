@@ -158,6 +158,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
                       const std::set<std::string>& ids, PublishOutcome outcome,
                       Callback<PublishOutcome> done);
   Status plan_room(Queue& queue, uint64_t count, uint64_t bytes, CommitPlan& plan);
+  // The undo of remembering `ids` at `now` for the dedup window: a failed publish may be retried.
+  std::function<void()> forget_ids_on_failure(Queue& queue, const std::set<std::string>& ids, int64_t now);
   std::string new_message_id();
 
   // Exchanges and routed publishing (broker_routing.cc).

@@ -70,6 +70,15 @@ Status BrokerCore::plan_room(Queue& queue, uint64_t count, uint64_t bytes, Commi
   return ok_status();
 }
 
+std::function<void()> BrokerCore::forget_ids_on_failure(Queue& queue, const std::set<std::string>& ids,
+                                                         int64_t now) {
+  return [this, queue_id = queue.id(), ids, now] {
+    auto found = queues_.find(queue_id);
+    if (found == queues_.end()) return;
+    for (const std::string& id : ids) found->second->forget_id(id, now);
+  };
+}
+
 void BrokerCore::do_publish(const std::string& vhost, const std::string& name,
                             std::vector<PublishRequest>& requests, Callback<PublishOutcome> done) {
   auto found = require_queue(vhost, name);
@@ -154,6 +163,7 @@ void BrokerCore::commit_publish(CommitPlan plan, std::vector<PublishGroup>& grou
   }
   // Remembered now, not at commit, so that a duplicate arriving meanwhile is caught too.
   for (const std::string& id : ids) dedup_queue.remember_id(id, now);
+  if (!ids.empty()) plan.on_failed.push_back(forget_ids_on_failure(dedup_queue, ids, now));
   plan.on_durable.push_back([this, published_per_queue] {
     for (const auto& [queue_id, count] : published_per_queue) {
       auto target = queues_.find(queue_id);

@@ -253,6 +253,7 @@ std::vector<size_t> BrokerCore::admit(Queue& queue, const std::vector<RoutedMess
   }
   if (dedup) {
     for (const std::string& id : ids_in_batch) queue.remember_id(id, now);
+    if (!ids_in_batch.empty()) plan.on_failed.push_back(forget_ids_on_failure(queue, ids_in_batch, now));
   }
   return accepted;
 }

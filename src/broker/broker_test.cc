@@ -488,5 +488,46 @@ TEST(BrokerOnAFullDisk, RefusesPublishesKeepsAcksWorkingAndRecoversByItself) {
   EXPECT_TRUE(eventually([&] { return core.health().degraded.empty(); }));
 }
 
+
+TEST(BrokerDedupWindow, APublishWhoseCommitFailedIsNoDuplicateWhenRetried) {
+  TempDir dir;
+  storage::FaultFileSystem faults;
+  BrokerOptions options;
+  options.data_dir = (dir.path() / "data").string();
+  options.segment_bytes = 1 << 20;
+  options.checkpoint_interval_ms = 3'600'000;
+  options.self_check_interval_ms = 20;  // the journal repairs itself at the next passing check
+  options.file_system = &faults;
+  BrokerCore core(options, nullptr, std::make_unique<ManualClock>());
+  ASSERT_TRUE(core.open().ok());
+  core.run();
+  QueueSettings settings;
+  settings.dedup_window_seconds = 60;
+  ASSERT_TRUE(
+      await_call<CreateQueueOutcome>([&](auto done) { core.create_queue("/", "orders", settings, done); }).ok());
+  const auto publish = [&] {
+    PublishRequest request;
+    request.id = "order-1";
+    request.body = "one";
+    return await_call<PublishOutcome>([&](auto done) { core.publish("/", "orders", {request}, done); });
+  };
+  faults.fail_next_call(storage::FaultOp::kSync, EIO);
+  auto failed = publish();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kStorageIoError);
+  std::optional<PublishOutcome> retried;
+  ASSERT_TRUE(eventually([&] {
+    auto result = publish();
+    if (result.ok()) retried = *result;
+    return result.ok();
+  }));
+  ASSERT_EQ(retried->messages.size(), 1u);
+  EXPECT_FALSE(retried->messages[0].duplicate) << "the retry of a failed publish was taken for a duplicate";
+  auto stored =
+      await_call<std::vector<DeliveredMessage>>([&](auto done) { core.peek("/", "orders", 10, done); });
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 1u);
+}
+
 }  // namespace
 }  // namespace ballast::broker

@@ -238,4 +238,9 @@ void Queue::remember_id(const std::string& message_id, int64_t now_wall_ms) {
   recent_id_order_.emplace_back(now_wall_ms, message_id);
 }
 
+void Queue::forget_id(const std::string& message_id, int64_t now_wall_ms) {
+  auto found = recent_ids_.find(message_id);
+  if (found != recent_ids_.end() && found->second == now_wall_ms) recent_ids_.erase(found);
+}
+
 }  // namespace ballast::broker

@@ -112,6 +112,9 @@ class Queue {
   // Idempotent publish: true if `message_id` was published within the window.
   bool is_duplicate(const std::string& message_id, int64_t now_wall_ms);
   void remember_id(const std::string& message_id, int64_t now_wall_ms);
+  // Undoes remember_id(message_id, now_wall_ms) (its commit failed, so a retry is no duplicate);
+  // nothing if the id was remembered again since.
+  void forget_id(const std::string& message_id, int64_t now_wall_ms);
 
   RateCounter& publish_rate() { return publish_rate_; }
   RateCounter& deliver_rate() { return deliver_rate_; }
