@@ -15,6 +15,22 @@ namespace ballast::ops {
 
 namespace {
 
+// A parser's description on one line: control characters (toml++ quotes the character it
+// saw, which may be a newline) are escaped, so each problem stays one "path:line" line.
+std::string on_one_line(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 using Member = std::variant<std::string Config::*, uint64_t Config::*, bool Config::*>;
 
 struct KeySpec {
@@ -130,7 +146,7 @@ void apply_file(Config& config, const std::string& path, std::vector<std::string
     parsed = toml::parse_file(path);
   } catch (const toml::parse_error& error) {  // toml++ reports syntax errors by throwing
     problems.push_back(fmt::format("{}:{}:{}: {}", path, error.source().begin.line,
-                                   error.source().begin.column, error.description()));
+                                   error.source().begin.column, on_one_line(error.description())));
     return;
   }
   for (const auto& [section, table] : parsed) {
