@@ -239,6 +239,10 @@ HealthReport BrokerCore::health() const {
 void BrokerCore::refresh_health() {
   HealthReport report;
   report.degraded = recovery_problems_;
+  damaged_queues_.retain([this](const std::string& vhost, const std::string& name) {
+    return find_queue(vhost, name) != nullptr;
+  });
+  report.damaged_queues = damaged_queues_.list();
   if (auto error = growth_refusal()) {
     report.degraded.push_back(DegradedPart{"storage", error->code(), error->describe()});
     report.publish_refusal = std::move(error);

@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/commit_plan.h"
 #include "broker/content_sink.h"
+#include "broker/damaged_queues.h"
 #include "broker/event_loop.h"
 #include "broker/exchange_table.h"
 #include "broker/hot_messages.h"
@@ -165,7 +166,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
 
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
-  std::optional<DeliveredMessage> load_message(const MessageEntry& entry);
+  // nullopt when the message's record no longer reads: logged, and `queue` noted as damaged.
+  std::optional<DeliveredMessage> load_message(const Queue& queue, const MessageEntry& entry);
   Result<MessageAppendedRecord> read_message(const MessageEntry& entry);
   void do_cancel_receive(const std::string& vhost, const std::string& name, uint64_t waiter_id);
   void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
@@ -240,6 +242,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   int64_t next_checkpoint_ms_ = 0;
   int64_t next_reserve_attempt_ms_ = 0;
   std::vector<DegradedPart> recovery_problems_;
+  DamagedQueues damaged_queues_;
 
   mutable std::mutex health_mu_;
   HealthReport health_;  // guarded by health_mu_
