@@ -72,9 +72,20 @@ struct DegradedPart {
   std::string message;  // Error::describe() of the cause
 };
 
+// A queue with messages that cannot be read back (their journal records are damaged), found at
+// recovery or on delivery. The rest of the queue is served; those messages are dropped.
+struct DamagedQueue {
+  std::string vhost;
+  std::string name;
+  ErrorCode code = ErrorCode::kStorageCorrupt;
+  uint64_t unreadable_messages = 0;  // found so far
+  std::string message;               // the first damage found, naming segment and offset
+};
+
 struct HealthReport {
   bool serving = true;  // false only when the broker can serve nothing
   std::vector<DegradedPart> degraded;
+  std::vector<DamagedQueue> damaged_queues;  // by vhost and name
   // Why publishes (and new queues) are refused broker-wide right now, if they are: the
   // journal is sticky-failed, the disk is full or a broker limit (limits.max_disk_bytes,
   // limits.max_memory_bytes) is reached. Front ends tell publishers (AMQP:

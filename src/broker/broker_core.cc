@@ -244,6 +244,10 @@ HealthReport BrokerCore::health() const {
 void BrokerCore::refresh_health() {
   HealthReport report;
   report.degraded = recovery_problems_;
+  damaged_queues_.retain([this](const std::string& vhost, const std::string& name) {
+    return find_queue(vhost, name) != nullptr;
+  });
+  report.damaged_queues = damaged_queues_.list();
   if (auto error = growth_refusal()) {
     const char* component = is_broker_limit(error->code()) ? "limits" : "storage";
     report.degraded.push_back(DegradedPart{component, error->code(), error->describe()});

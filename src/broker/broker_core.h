@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/commit_plan.h"
 #include "broker/content_sink.h"
+#include "broker/damaged_queues.h"
 #include "broker/event_loop.h"
 #include "broker/exchange_table.h"
 #include "broker/hot_messages.h"
@@ -216,7 +217,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
 
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
-  std::optional<DeliveredMessage> load_message(const MessageEntry& entry);
+  // nullopt when the message's record no longer reads: logged, and `queue` noted as damaged.
+  std::optional<DeliveredMessage> load_message(const Queue& queue, const MessageEntry& entry);
   Result<MessageAppendedRecord> read_message(const MessageEntry& entry);
   void do_cancel_receive(const std::string& vhost, const std::string& name, uint64_t waiter_id);
   void do_receive(const std::string& vhost, const std::string& name, const ReceiveRequest& request,
@@ -294,6 +296,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::vector<DegradedPart> recovery_problems_;
   PublishFilter* publish_filter_ = nullptr;  // set before run(); see set_publish_filter
   std::set<uint64_t> releasing_held_;        // held queues with a release under way
+  DamagedQueues damaged_queues_;
 
   mutable std::mutex health_mu_;
   HealthReport health_;  // guarded by health_mu_

@@ -84,15 +84,17 @@ Result<MessageAppendedRecord> BrokerCore::read_message(const MessageEntry& entry
   return decode_message_appended(*payload);
 }
 
-std::optional<DeliveredMessage> BrokerCore::load_message(const MessageEntry& entry) {
+std::optional<DeliveredMessage> BrokerCore::load_message(const Queue& queue, const MessageEntry& entry) {
   auto record = read_message(entry);
   Result<MessageProperties> properties =
       record ? decode_properties(record->properties) : Result<MessageProperties>(record.error());
   if (!record || !properties) {
     const Error& error = record ? properties.error() : record.error();
-    log::limited_event(log::Level::kError, "broker.message_unreadable",
-                       {log::kv("code", error.code_name()), log::kv("key", entry.key),
-                        log::kv("message", error.message()), log::kv("fix", error.fix())});
+    log::limited_event(
+        log::Level::kError, "broker.message_unreadable",
+        {log::kv("code", error.code_name()), log::kv("vhost", queue.vhost()), log::kv("queue", queue.name()),
+         log::kv("key", entry.key), log::kv("message", error.message()), log::kv("fix", error.fix())});
+    damaged_queues_.note(queue.vhost(), queue.name(), error.code(), entry.key, error.message());
     return std::nullopt;
   }
   DeliveredMessage message;
@@ -127,7 +129,7 @@ std::vector<DeliveredMessage> BrokerCore::take_ready(Queue& queue, const Receive
       plan_dead_letter(dead_letters, queue, *key, "delivery_limit");
       continue;
     }
-    auto message = load_message(entry);
+    auto message = load_message(queue, entry);
     if (!message) {
       plan_settle(dead_letters, queue, *key, SettleReason::kDropped);
       continue;
@@ -327,7 +329,7 @@ void BrokerCore::do_peek(const std::string& vhost, const std::string& name, uint
   Queue& queue = **found;
   std::vector<DeliveredMessage> messages;
   for (uint64_t key : queue.peek_ready(std::min<size_t>(max, kMaxReceive))) {
-    if (auto message = load_message(*queue.find(key))) messages.push_back(std::move(*message));
+    if (auto message = load_message(queue, *queue.find(key))) messages.push_back(std::move(*message));
   }
   done(std::move(messages));
 }
@@ -357,9 +359,11 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
       record ? decode_properties(record->properties) : Result<MessageProperties>(record.error());
   if (!record || !properties) {
     const Error& error = record ? properties.error() : record.error();
-    log::limited_event(log::Level::kError, "broker.message_unreadable",
-                       {log::kv("code", error.code_name()), log::kv("queue", queue.name()),
-                        log::kv("key", key), log::kv("message", error.message())});
+    log::limited_event(
+        log::Level::kError, "broker.message_unreadable",
+        {log::kv("code", error.code_name()), log::kv("vhost", queue.vhost()), log::kv("queue", queue.name()),
+         log::kv("key", key), log::kv("message", error.message())});
+    damaged_queues_.note(queue.vhost(), queue.name(), error.code(), key, error.message());
     plan_settle(plan, queue, key, SettleReason::kDropped);
     return;
   }

@@ -252,11 +252,14 @@ void BrokerCore::after_recovery(const storage::RecoveryReport& report) {
   }
   for (const storage::CorruptRange& range : report.corrupt) {
     std::set<std::string> affected;
+    const std::string where = fmt::format("message in the damaged range of segment {} (offsets {} to {})",
+                                          range.segment_id, range.first_offset, range.end_offset);
     for (const auto& [queue_id, queue] : queues_) {
       for (const auto& [key, entry] : queue->entries()) {
         if (entry.segment_id == range.segment_id && entry.offset >= range.first_offset &&
             entry.offset < range.end_offset) {
           affected.insert(queue->name());
+          damaged_queues_.note(queue->vhost(), queue->name(), ErrorCode::kStorageCorrupt, key, where);
         }
       }
     }

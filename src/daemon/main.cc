@@ -18,7 +18,10 @@
 #include "ops/startup_checks.h"
 #include "plugins/plugin_host.h"
 #include "protocol/http/http_server.h"
+#include "protocol/net/blocked_publishers.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/recent_events.h"
 #ifdef BALLAST_FAULT_INJECTION
 #include "storage/fault_file_system.h"
 #endif
@@ -139,7 +142,11 @@ int serve(const std::string& config_file, const ops::FlagValues& flags, const Te
     return exit_status_for(started.error().code());
   }
   (*broker)->run();
-  auto server = http::HttpServer::start(ops::to_http_options(config), **broker);
+  // The AMQP front end lists the publishers it blocks here; GET /api/v1/status reads them.
+  net::BlockedPublishers blocked_publishers;
+  auto server =
+      http::HttpServer::start(ops::to_http_options(config), **broker,
+                              http::LiveSources{blocked_publishers, log::recent_fault_events(), clock});
   if (!server) {
     log_failure("server.start_failed", server.error());
     plugin_host->stop();
@@ -149,7 +156,7 @@ int serve(const std::string& config_file, const ops::FlagValues& flags, const Te
   const auto amqp_options = ops::to_amqp_options(config);
   std::unique_ptr<amqp::AmqpServer> amqp_server;
   if (!amqp_options.listen.empty()) {
-    auto started = amqp::AmqpServer::start(amqp_options, **broker);
+    auto started = amqp::AmqpServer::start(amqp_options, **broker, blocked_publishers);
     if (!started) {
       log_failure("server.start_failed", started.error());
       (*server)->stop();

@@ -135,4 +135,8 @@ Result<json> ApiClient::health() {
   return call_json(HttpMethod::kGet, ApiPaths::health());
 }
 
+Result<json> ApiClient::status() {
+  return call_json(HttpMethod::kGet, ApiPaths::status());
+}
+
 }  // namespace ballast::tools

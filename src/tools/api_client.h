@@ -61,6 +61,9 @@ class ApiClient {
   Result<nlohmann::json> stats();
   // {"status": "ok" | "degraded", "degraded": [{"component", "code", "message"}]}.
   Result<nlohmann::json> health();
+  // The live status (docs/http-api.md, GET /api/v1/status): what health() says, plus damaged
+  // queues, blocked publishers, recent HTTP refusals and the last warn and error events.
+  Result<nlohmann::json> status();
 
  private:
   struct Answer {

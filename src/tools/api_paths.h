@@ -27,6 +27,8 @@ class ApiPaths {
   std::string peek(std::string_view queue, uint32_t max) const;
   // Broker-wide statistics (not per vhost): "/api/v1/stats".
   static std::string stats() { return "/api/v1/stats"; }
+  // The live status of a running broker: "/api/v1/status".
+  static std::string status() { return "/api/v1/status"; }
   // Health of the broker's parts: "/healthz".
   static std::string health() { return "/healthz"; }
 

@@ -7,6 +7,7 @@
 #include "ops/cgroup_memory.h"
 #include "ops/data_dir_repair.h"
 #include "ops/startup_checks.h"
+#include "tools/doctor_live.h"
 #include "tools/doctor_report.h"
 #include "tools/json_text.h"
 
@@ -34,35 +35,6 @@ std::vector<std::string> stopped_context(const ops::ConfigDraft& draft, const op
   return {
       fmt::format("ballast doctor: stopped broker ({}), data directory {}", source, draft.config.data_dir),
       fmt::format("checking as user {} (uid {}), {}", report.user.name, report.user.uid, report.user_source)};
-}
-
-// One failing check per degraded part of a running broker.
-std::vector<ops::CheckResult> live_checks(const nlohmann::json& health) {
-  std::vector<ops::CheckResult> checks;
-  const std::string status = health.value("status", "unknown");
-  if (status == "ok") checks.push_back(ops::passed("live.health", "/healthz: status ok, nothing degraded"));
-  const auto degraded = health.find("degraded");
-  if (degraded == health.end() || !degraded->is_array()) return checks;
-  for (const auto& part : *degraded) {
-    const std::string code_name = part.value("code", "");
-    const ErrorCode code = error_code_from_name(code_name).value_or(ErrorCode::kStorageIoError);
-    ops::CheckResult check = ops::problem(
-        "live." + part.value("component", std::string("broker")), ops::CheckStatus::kFail,
-        Error(code, part.value("message", std::string()),
-              fmt::format("see {} in docs/operations.md; new messages are refused until it clears",
-                          code_name)));
-    checks.push_back(std::move(check));
-  }
-  return checks;
-}
-
-ops::CheckResult stats_check(const Result<nlohmann::json>& stats) {
-  if (!stats) return ops::problem("live.stats", ops::CheckStatus::kWarn, stats.error());
-  return ops::passed(
-      "live.stats",
-      fmt::format("{} queues, {} messages ({} in flight), journal {} bytes in {} segments",
-                  stats->value("queues", 0), stats->value("messages", 0), stats->value("in_flight", 0),
-                  stats->value("journal_bytes", 0), stats->value("journal_segments", 0)));
 }
 
 }  // namespace
@@ -118,13 +90,23 @@ ExitCode DoctorCommand::check_running(ApiClient& api, Console& console) const {
                                     "stop ballastd, then run ballast doctor --fix --config FILE"),
                               console.err);
   }
-  auto health = api.health();
-  if (!health) return report_error(health.error(), console.err);
+  LiveFindings live;
+  auto status = api.status();
+  if (status) {
+    live = live_findings(*status, api.stats());
+  } else if (status.error().code() == ErrorCode::kNotFound) {
+    auto health = api.health();
+    if (!health) return report_error(health.error(), console.err);
+    live = health_only_findings(*health, api.stats());
+  } else {
+    return report_error(status.error(), console.err);
+  }
   DoctorFindings findings;
   findings.mode = "running";
   findings.context = {fmt::format("ballast doctor: running broker at {}", globals_.server)};
-  findings.checks = live_checks(*health);
-  findings.checks.push_back(stats_check(api.stats()));
+  findings.checks = std::move(live.checks);
+  findings.event_lines = std::move(live.event_lines);
+  findings.live = std::move(live.live);
   return print_findings(findings, globals_, console);
 }
 

@@ -7,8 +7,9 @@
 //    environment's BALLAST_* settings are not applied: the service's environment is not this
 //    shell's. --fix first applies the safe repairs (ops/data_dir_repair.h) and prints each
 //    change.
-//  - Without them it asks the RUNNING ballastd at --server (/healthz, /api/v1/stats): each
-//    degraded part is a failing check.
+//  - Without them it asks the RUNNING ballastd at --server (/api/v1/status, /api/v1/stats;
+//    /healthz from an older one): degraded parts and damaged queues fail, blocked publishers
+//    and recent fault events warn (tools/doctor_live.h).
 // Exit status: kOk when no check fails, kCheckFailed when one does, kUnreachable when the
 // server cannot be reached.
 // The constructor registers the subcommand on `app`; when it is parsed, its action is stored

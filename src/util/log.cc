@@ -9,28 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "util/recent_events.h"
+
 namespace ballast::log {
 namespace {
 
 std::atomic<Level> g_min_level{Level::kInfo};
 std::mutex g_sink_mu;
 Sink g_sink;  // guarded by g_sink_mu; empty means stderr
-
-std::string_view level_name(Level level) {
-  switch (level) {
-    case Level::kTrace:
-      return "trace";
-    case Level::kDebug:
-      return "debug";
-    case Level::kInfo:
-      return "info";
-    case Level::kWarn:
-      return "warn";
-    case Level::kError:
-      return "error";
-  }
-  return "info";
-}
 
 bool needs_quotes(std::string_view value) {
   if (value.empty()) return true;
@@ -57,15 +43,9 @@ void append_value(std::string& line, std::string_view value) {
   line.push_back('"');
 }
 
-std::string timestamp_now() {
-  using namespace std::chrono;
-  const auto now = system_clock::now();
-  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  const std::time_t seconds = system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1,
-                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms);
+RecentEventRing& fault_ring() {
+  static RecentEventRing ring(kRecentFaultEvents);
+  return ring;
 }
 
 // Per event name: how many were written in the current second, and how many were dropped.
@@ -77,15 +57,42 @@ struct RateWindow {
 std::mutex g_rate_mu;
 std::map<std::string, RateWindow, std::less<>> g_rate_windows;  // guarded by g_rate_mu
 
-void write_line(Level level, std::string_view name, std::span<const Field> fields) {
-  if (level < g_min_level.load(std::memory_order_relaxed)) return;
-  std::string line = fmt::format("ts={} level={} event={}", timestamp_now(), level_name(level), name);
+// Warn and error events are kept in the ring of recent faults, whatever the minimum level.
+void keep_fault(int64_t unix_ms, std::string_view timestamp, Level level, std::string_view name,
+                std::span<const Field> fields) {
+  RecentEvent event;
+  event.unix_ms = unix_ms;
+  event.time = timestamp;
+  event.level = level;
+  event.name = name;
+  event.fields.reserve(fields.size());
+  for (const Field& field : fields) event.fields.emplace_back(field.key, field.value);
+  fault_ring().add(std::move(event));
+}
+
+std::string format_line(std::string_view timestamp, Level level, std::string_view name,
+                        std::span<const Field> fields) {
+  std::string line = fmt::format("ts={} level={} event={}", timestamp, level_name(level), name);
   for (const Field& field : fields) {
     line.push_back(' ');
     line.append(field.key);
     line.push_back('=');
     append_value(line, field.value);
   }
+  return line;
+}
+
+void write_line(Level level, std::string_view name, std::span<const Field> fields) {
+  const bool fault = level >= Level::kWarn;
+  const bool logged = level >= g_min_level.load(std::memory_order_relaxed);
+  if (!fault && !logged) return;
+  const int64_t unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  const std::string timestamp = utc_timestamp(unix_ms);
+  if (fault) keep_fault(unix_ms, timestamp, level, name, fields);
+  if (!logged) return;
+  std::string line = format_line(timestamp, level, name, fields);
   std::lock_guard lock(g_sink_mu);
   if (g_sink) {
     g_sink(line);
@@ -120,6 +127,26 @@ bool within_rate(std::string_view name, uint32_t per_second, uint64_t& suppresse
 }
 
 }  // namespace
+
+std::string_view level_name(Level level) {
+  switch (level) {
+    case Level::kTrace:
+      return "trace";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+  }
+  return "info";
+}
+
+const RecentEventRing& recent_fault_events() {
+  return fault_ring();
+}
 
 void event(Level level, std::string_view name, std::initializer_list<Field> fields) {
   write_line(level, name, std::span<const Field>(fields.begin(), fields.size()));

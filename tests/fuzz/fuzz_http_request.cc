@@ -85,7 +85,10 @@ void check_response(const http::ApiRequest& request, const http::ApiResponse& re
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ballast;
   static fuzz::ScratchBroker scratch;
-  http::ApiRouter router(scratch.next_input(), 0);
+  static net::BlockedPublishers blocked_publishers;
+  static SystemClock clock;
+  http::ApiRouter router(scratch.next_input(), 0,
+                         http::LiveSources{blocked_publishers, log::recent_fault_events(), clock});
   std::string_view stream(reinterpret_cast<const char*>(data), size);
   for (int i = 0; i < fuzz::kMaxRequests; ++i) {
     auto request = fuzz::next_request(stream);

@@ -3,6 +3,7 @@
 #include "protocol/amqp091/amqp_server.h"
 
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <thread>
 #include <utility>
@@ -25,7 +26,8 @@ constexpr auto kExpiryCheckInterval = std::chrono::milliseconds(50);
 
 class Session final : public ConnectionIo, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, asio::io_context& io) : socket_(std::move(socket)), io_(io) {}
+  Session(tcp::socket socket, asio::io_context& io, net::BlockedPublishers& blocked_publishers)
+      : socket_(std::move(socket)), io_(io), blocked_publishers_(blocked_publishers) {}
 
   void start(broker::Broker& broker, Registry& registry, const AmqpOptions& options) {
     boost::system::error_code ec;
@@ -53,6 +55,7 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
   void tick(int64_t now_ms, const std::optional<Error>& publish_refusal) {
     if (closed_) return;
     connection_->set_blocked(publish_refusal);
+    list_if_blocked(publish_refusal);
     connection_->on_timer(now_ms);
   }
 
@@ -63,6 +66,7 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     connection_->on_transport_closed();
+    if (listed_blocked_) blocked_publishers_.remove("amqp", connection_->id());
   }
 
   bool closed() const { return closed_; }
@@ -74,6 +78,26 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
   }
 
  private:
+  // Keeps the BlockedPublishers table in step with what the client was told.
+  void list_if_blocked(const std::optional<Error>& publish_refusal) {
+    const bool blocked = connection_->blocked() && publish_refusal.has_value();
+    if (blocked == listed_blocked_) return;
+    listed_blocked_ = blocked;
+    if (!blocked) return blocked_publishers_.remove("amqp", connection_->id());
+    net::BlockedPublisher publisher;
+    publisher.connection_id = connection_->id();
+    publisher.protocol = "amqp";
+    publisher.peer = connection_->peer();
+    publisher.user = connection_->user();
+    publisher.vhost = connection_->vhost();
+    publisher.since_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    publisher.code = publish_refusal->code();
+    publisher.reason = r1_reply_text("", *publish_refusal);
+    blocked_publishers_.add(std::move(publisher));
+  }
+
   void read() {
     auto self = shared_from_this();
     socket_.async_read_some(asio::buffer(read_buffer_), [self](boost::system::error_code ec, size_t bytes) {
@@ -111,6 +135,8 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
 
   tcp::socket socket_;
   asio::io_context& io_;
+  net::BlockedPublishers& blocked_publishers_;
+  bool listed_blocked_ = false;  // whether this connection is in blocked_publishers_
   std::shared_ptr<Connection> connection_;
   std::array<char, kReadChunk> read_buffer_{};
   std::string sending_;
@@ -122,8 +148,13 @@ class Session final : public ConnectionIo, public std::enable_shared_from_this<S
 
 class AsioAmqpServer final : public AmqpServer {
  public:
-  AsioAmqpServer(const AmqpServerOptions& options, broker::Broker& broker)
-      : options_(options), broker_(broker), tick_timer_(io_), expiry_timer_(io_) {}
+  AsioAmqpServer(const AmqpServerOptions& options, broker::Broker& broker,
+                 net::BlockedPublishers& blocked_publishers)
+      : options_(options),
+        broker_(broker),
+        blocked_publishers_(blocked_publishers),
+        tick_timer_(io_),
+        expiry_timer_(io_) {}
   ~AsioAmqpServer() override { stop(); }
 
   Status listen(const tcp::endpoint& endpoint, const std::string& text) {
@@ -178,7 +209,7 @@ class AsioAmqpServer final : public AmqpServer {
       if (ec) {
         log::event(log::Level::kWarn, "amqp.accept_failed", {log::kv("error", ec.message())});
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), io_);
+        auto session = std::make_shared<Session>(std::move(socket), io_, blocked_publishers_);
         session->start(broker_, registry_, options_.connection);
         sessions_.push_back(session);
       }
@@ -243,6 +274,7 @@ class AsioAmqpServer final : public AmqpServer {
 
   AmqpServerOptions options_;
   broker::Broker& broker_;
+  net::BlockedPublishers& blocked_publishers_;
   asio::io_context io_;
   std::list<tcp::acceptor> acceptors_;
   asio::steady_timer tick_timer_;
@@ -257,8 +289,9 @@ class AsioAmqpServer final : public AmqpServer {
 }  // namespace
 
 Result<std::unique_ptr<AmqpServer>> AmqpServer::start(const AmqpServerOptions& options,
-                                                      broker::Broker& broker) {
-  auto server = std::make_unique<AsioAmqpServer>(options, broker);
+                                                      broker::Broker& broker,
+                                                      net::BlockedPublishers& blocked_publishers) {
+  auto server = std::make_unique<AsioAmqpServer>(options, broker, blocked_publishers);
   for (const std::string& listen : options.listen) {
     auto endpoint = net::parse_listen_endpoint(listen, options.insecure_remote, "--amqp-listen");
     if (!endpoint) return std::move(endpoint).error();

@@ -91,6 +91,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool wants_input() const { return inbox_.size() < kMaxInboxBytes && outbox_.size() < kMaxOutboxBytes; }
   uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
+  // The user and virtual host the client logged in to (empty / "/" before connection.open).
+  const std::string& user() const { return user_; }
+  const std::string& vhost() const { return vhost_; }
+  // Whether the client was sent connection.blocked and not yet connection.unblocked.
+  bool blocked() const { return blocked_; }
 
   // Publishing is refused broker-wide (storage full or unwritable, a limit): connection.blocked
   // with the reason; nullopt = connection.unblocked. Sent only to clients that asked for it.

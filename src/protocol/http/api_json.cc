@@ -377,7 +377,8 @@ json health_json(const broker::HealthReport& health) {
     degraded.push_back(
         {{"component", part.component}, {"code", error_code_name(part.code)}, {"message", part.message}});
   }
-  return {{"status", health.degraded.empty() ? "ok" : "degraded"}, {"degraded", std::move(degraded)}};
+  const bool ok = health.degraded.empty() && health.damaged_queues.empty();
+  return {{"status", ok ? "ok" : "degraded"}, {"degraded", std::move(degraded)}};
 }
 
 json error_json(const Error& error) {

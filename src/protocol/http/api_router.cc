@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocol/http/api_json.h"
+#include "protocol/http/live_status.h"
 
 namespace ballast::http {
 
@@ -88,7 +89,8 @@ ApiResponse json_response(int status, const json& body) {
 ApiResponse not_found(const ApiRequest& request) {
   return error_response(
       Error(ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.target),
-            "see the routes in the README: /api/v1/queues/{name}/..., /api/v1/stats, /healthz, /readyz"));
+            "see the routes in docs/http-api.md: /api/v1/queues/{name}/..., /api/v1/stats, /api/v1/status, "
+            "/healthz, /readyz"));
 }
 
 ApiResponse method_not_allowed(const ApiRequest& request, std::string_view allowed) {
@@ -137,8 +139,8 @@ ApiResponse error_response(const Error& error, int status_override) {
   return json_response(status, error_json(error));
 }
 
-ApiRouter::ApiRouter(broker::Broker& broker, uint32_t max_long_polls)
-    : broker_(broker), max_long_polls_(max_long_polls) {}
+ApiRouter::ApiRouter(broker::Broker& broker, uint32_t max_long_polls, LiveSources live)
+    : broker_(broker), max_long_polls_(max_long_polls), live_(live) {}
 
 void ApiRouter::handle(ApiRequest request, ApiReply reply) {
   if (auto refused = content_type_refusal(request)) return reply(error_response(*refused));
@@ -160,6 +162,10 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
     return broker_.stats(answer<broker::BrokerStats>(
         std::move(reply), [](const auto& stats) { return json_response(200, stats_json(stats)); }));
+  }
+  if (s.size() == 3 && s[2] == "status") {
+    if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
+    return reply(live_status());
   }
   std::string vhost(kDefaultVhost);
   size_t queues_at = 2;
@@ -230,10 +236,11 @@ void ApiRouter::handle_queue(const std::string& vhost, const std::string& name, 
   if (action == "messages") {
     auto messages = parse_publish(request.body);
     if (!messages) return reply(error_response(messages.error()));
-    return broker_.publish(vhost, name, std::move(*messages),
-                           answer<broker::PublishOutcome>(std::move(reply), [](const auto& outcome) {
-                             return json_response(201, publish_outcome_json(outcome));
-                           }));
+    return broker_.publish(
+        vhost, name, std::move(*messages),
+        counting_refusals(answer<broker::PublishOutcome>(std::move(reply), [](const auto& outcome) {
+          return json_response(201, publish_outcome_json(outcome));
+        })));
   }
   if (action == "receive") return handle_receive(vhost, name, request.body, reply);
   if (action == "purge") {
@@ -256,6 +263,27 @@ void ApiRouter::handle_queue(const std::string& vhost, const std::string& name, 
                           std::move(render));
   }
   reply(not_found(request));
+}
+
+ApiResponse ApiRouter::live_status() const {
+  LiveStatus status;
+  status.health = broker_.health();
+  status.blocked_publishers = live_.blocked_publishers.list();
+  status.http_publish_refusals = publish_refusals_.last_minute(live_.clock.monotonic_ms());
+  status.recent_events = live_.recent_events.newest_first();
+  status.recent_events_total = live_.recent_events.total_added();
+  status.recent_events_capacity = live_.recent_events.capacity();
+  status.now_unix_ms = live_.clock.wall_ms();
+  return json_response(200, live_status_json(status));
+}
+
+broker::Callback<broker::PublishOutcome> ApiRouter::counting_refusals(
+    broker::Callback<broker::PublishOutcome> done) {
+  return [this, done = std::move(done)](Result<broker::PublishOutcome> result) {
+    if (!result && is_broker_wide_refusal(result.error().code()))
+      publish_refusals_.add(result.error().code(), live_.clock.monotonic_ms());
+    done(std::move(result));
+  };
 }
 
 void ApiRouter::handle_receive(const std::string& vhost, const std::string& name, const std::string& body,

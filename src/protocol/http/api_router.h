@@ -1,6 +1,8 @@
 #pragma once
 // Routes one HTTP request of the API (/api/v1/..., /healthz, /readyz) to a Broker call and
 // turns the answer into a JSON response. No sockets here: http_server.cc feeds it.
+// GET /api/v1/status also reads the LiveSources (blocked publishers, recent fault events) and
+// the publishes this router refused for a broker-wide reason (protocol/http/live_status.h).
 // Thread-safe: handle() may be called from any network thread; the reply callback runs
 // exactly once, on the broker thread or the calling thread.
 
@@ -10,6 +12,10 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "protocol/http/publish_refusals.h"
+#include "protocol/net/blocked_publishers.h"
+#include "util/clock.h"
+#include "util/recent_events.h"
 
 namespace ballast::http {
 
@@ -27,10 +33,17 @@ struct ApiResponse {
 
 using ApiReply = std::function<void(ApiResponse)>;
 
+// What GET /api/v1/status reads besides the broker. Each must outlive the router.
+struct LiveSources {
+  const net::BlockedPublishers& blocked_publishers;  // filled by the AMQP front end
+  const log::RecentEventRing& recent_events;         // log::recent_fault_events() in ballastd
+  const Clock& clock;
+};
+
 class ApiRouter {
  public:
   // `broker` must outlive the router.
-  ApiRouter(broker::Broker& broker, uint32_t max_long_polls);
+  ApiRouter(broker::Broker& broker, uint32_t max_long_polls, LiveSources live);
 
   void handle(ApiRequest request, ApiReply reply);
 
@@ -39,10 +52,15 @@ class ApiRouter {
                     ApiRequest& request, const std::string& query, ApiReply& reply);
   void handle_receive(const std::string& vhost, const std::string& name, const std::string& body,
                       ApiReply& reply);
+  ApiResponse live_status() const;
+  // Counts a publish refused for a broker-wide reason, then answers.
+  broker::Callback<broker::PublishOutcome> counting_refusals(broker::Callback<broker::PublishOutcome> done);
 
   broker::Broker& broker_;
   const uint32_t max_long_polls_;
+  const LiveSources live_;
   std::atomic<uint32_t> long_polls_{0};
+  PublishRefusals publish_refusals_;
 };
 
 // The response for an error: its HTTP status and {"error": {"code", "message", "fix"}}.

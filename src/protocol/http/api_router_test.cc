@@ -22,7 +22,8 @@ class ApiRouterTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.error().describe();
     broker_ = std::move(*opened);
     broker_->run();
-    router_ = std::make_unique<ApiRouter>(*broker_, 2);
+    router_ =
+        std::make_unique<ApiRouter>(*broker_, 2, LiveSources{blocked_publishers_, recent_events_, clock_});
   }
   void TearDown() override {
     router_.reset();
@@ -42,8 +43,62 @@ class ApiRouterTest : public ::testing::Test {
 
   broker::testing::TempDir dir_;
   std::unique_ptr<broker::Broker> broker_;
+  net::BlockedPublishers blocked_publishers_;
+  log::RecentEventRing recent_events_{3};
+  SystemClock clock_;
   std::unique_ptr<ApiRouter> router_;
 };
+
+TEST_F(ApiRouterTest, StatusListsBlockedPublishersAndRecentFaultsNewestFirst) {
+  auto [status, body] = call("GET", "/api/v1/status");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body["status"], "ok");
+  EXPECT_EQ(body["serving"], true);
+  EXPECT_TRUE(body["publish_refusal"].is_null());
+  EXPECT_EQ(body["damaged_queues"], json::array());
+  EXPECT_EQ(body["blocked_publishers"], json::array());
+  EXPECT_EQ(body["http_publish_refusals"]["last_minute"], 0);
+  EXPECT_TRUE(body["http_publish_refusals"]["last_code"].is_null());
+  EXPECT_EQ(body["recent_events"], json::array());
+  EXPECT_EQ(body["recent_events_kept"], 3);
+
+  net::BlockedPublisher publisher;
+  publisher.connection_id = 4;
+  publisher.protocol = "amqp";
+  publisher.peer = "127.0.0.1:40000";
+  publisher.user = "guest";
+  publisher.vhost = "/";
+  publisher.since_unix_ms = clock_.wall_ms() - 5000;
+  publisher.code = ErrorCode::kStorageFull;
+  publisher.reason = "STORAGE_FULL: full. Fix: free space";
+  blocked_publishers_.add(publisher);
+  for (const char* name : {"storage.first", "storage.second", "storage.third", "storage.fourth"}) {
+    log::RecentEvent event;
+    event.time = "2026-12-02T10:00:00.000Z";
+    event.level = log::Level::kError;
+    event.name = name;
+    event.fields = {{"code", "STORAGE_FULL"}, {"free_bytes", "0"}};
+    recent_events_.add(std::move(event));
+  }
+  std::tie(status, body) = call("GET", "/api/v1/status");
+  ASSERT_EQ(body["blocked_publishers"].size(), 1u);
+  const json& blocked = body["blocked_publishers"][0];
+  EXPECT_EQ(blocked["protocol"], "amqp");
+  EXPECT_EQ(blocked["connection_id"], 4);
+  EXPECT_EQ(blocked["peer"], "127.0.0.1:40000");
+  EXPECT_EQ(blocked["user"], "guest");
+  EXPECT_EQ(blocked["vhost"], "/");
+  EXPECT_EQ(blocked["code"], "STORAGE_FULL");
+  EXPECT_GE(blocked["blocked_seconds"].get<int64_t>(), 4);
+  EXPECT_TRUE(blocked["since"].is_string());
+  ASSERT_EQ(body["recent_events"].size(), 3u);
+  EXPECT_EQ(body["recent_events"][0]["event"], "storage.fourth");
+  EXPECT_EQ(body["recent_events"][0]["level"], "error");
+  EXPECT_EQ(body["recent_events"][0]["fields"]["free_bytes"], "0");
+  EXPECT_EQ(body["recent_events"][2]["event"], "storage.second");
+  EXPECT_EQ(body["recent_events_total"], 4);
+  EXPECT_EQ(call("POST", "/api/v1/status", "{}").first, 405);
+}
 
 TEST_F(ApiRouterTest, CreatePublishReceiveAck) {
   EXPECT_EQ(call("PUT", "/api/v1/queues/jobs", "{}").first, 201);

@@ -45,11 +45,11 @@ auto async_route(ApiRouter& router, ApiRequest request, Token&& token) {
 
 class BeastHttpServer final : public HttpServer {
  public:
-  BeastHttpServer(const HttpServerOptions& options, broker::Broker& broker)
+  BeastHttpServer(const HttpServerOptions& options, broker::Broker& broker, LiveSources live)
       : options_(options),
         io_(static_cast<int>(std::max(1u, options.threads))),
         acceptor_(io_),
-        router_(broker, options.max_long_polls) {}
+        router_(broker, options.max_long_polls, live) {}
 
   ~BeastHttpServer() override { stop(); }
 
@@ -245,10 +245,10 @@ class BeastHttpServer final : public HttpServer {
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options,
-                                                      broker::Broker& broker) {
+                                                      broker::Broker& broker, LiveSources live) {
   auto endpoint = net::parse_listen_endpoint(options.listen, options.insecure_remote, "--http-listen");
   if (!endpoint) return std::move(endpoint).error();
-  auto server = std::make_unique<BeastHttpServer>(options, broker);
+  auto server = std::make_unique<BeastHttpServer>(options, broker, live);
   auto status = server->listen(*endpoint);
   if (!status) return std::move(status).error();
   server->start_threads();

@@ -5,13 +5,15 @@
 // Threading: start() binds and starts the server's own network thread(s); the server never
 // blocks them on disk or on the broker (broker calls are asynchronous). bound_address() is
 // thread-safe. stop() is idempotent, closes the listener and every connection, and joins.
-// Lifetime: the Broker passed to start() must outlive the server (call stop() first).
+// Lifetime: the Broker and the LiveSources passed to start() must outlive the server (call
+// stop() first).
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "broker/broker.h"
+#include "protocol/http/api_router.h"
 #include "util/result.h"
 
 namespace ballast::http {
@@ -32,7 +34,9 @@ class HttpServer {
   // Binds `options.listen` and starts serving. Fails with INVALID_ARGUMENT for a malformed
   // address or a non-loopback one without insecure_remote, and with a bind error naming the
   // address (e.g. port in use) otherwise.
-  static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options, broker::Broker& broker);
+  // `live` feeds GET /api/v1/status (api_router.h).
+  static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options, broker::Broker& broker,
+                                                   LiveSources live);
   virtual ~HttpServer() = default;
 
   // "127.0.0.1:43121": the real address, also when port 0 was asked.
