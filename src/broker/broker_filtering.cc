@@ -94,6 +94,14 @@ void BrokerCore::filter_publish(const std::string& vhost, const std::string& nam
 }
 
 Result<Queue*> BrokerCore::verdict_target(Queue& source, FilterVerdict& verdict, CommitPlan& plan) {
+  if (verdict.action != FilterAction::kRefuse && verdict.message.body.size() > options_.max_message_bytes) {
+    return Error(
+        ErrorCode::kMessageTooLarge,
+        fmt::format("the filter of queue \"{}\" (vhost \"{}\") rewrote the message to a {}-byte body, "
+                    "over the limit of {} bytes set by limits.max_message_bytes",
+                    source.name(), source.vhost(), verdict.message.body.size(), options_.max_message_bytes),
+        "fix the plug-in's rewrite rules, or raise limits.max_message_bytes");
+  }
   switch (verdict.action) {
     case FilterAction::kAccept:
       return &source;
@@ -212,13 +220,16 @@ void BrokerCore::store_filtered_routed(const std::string& vhost, const std::stri
 }
 
 void BrokerCore::release_held() {
-  if (publish_filter_ == nullptr) return;
+  // Moving held messages grows the journal: not while growth is refused (the reserve is for acks).
+  if (publish_filter_ == nullptr || growth_refusal()) return;
   std::vector<std::pair<Queue*, std::string>> due;
   for (auto& [queue_id, queue] : queues_) {
     if (!queue->name().starts_with(kHeldQueuePrefix) || queue->ready_count() == 0) continue;
     if (releasing_held_.contains(queue_id) || deleting_queues_.contains(queue_id)) continue;
     std::string target = queue->name().substr(kHeldQueuePrefix.size());
-    if (!publish_filter_->available(queue->vhost(), target)) continue;
+    // A queue whose filter was detached gets its held messages unfiltered.
+    const bool detached = !publish_filter_->filters(queue->vhost(), target);
+    if (!detached && !publish_filter_->available(queue->vhost(), target)) continue;
     if (find_queue(queue->vhost(), target) == nullptr) {
       log::limited_event(
           log::Level::kWarn, "broker.held_target_missing",
@@ -246,15 +257,22 @@ void BrokerCore::release_held_queue(Queue& held, const std::string& target_name)
     keys.push_back(message.lease.key);
     messages.push_back(request_from(message, now));
   }
-  publish_filter_->filter(
-      held.vhost(), target_name, std::move(messages),
-      [this, held_id = held.id(), keys = std::move(keys),
-       target_name](std::vector<FilterVerdict> verdicts) mutable {
-        // Not posted only when the broker stops: the leases end with it, the messages stay held.
-        (void)loop_.post([this, held_id, keys, target_name, verdicts = std::move(verdicts)]() mutable {
-          settle_released(held_id, keys, verdicts, target_name);
-        });
-      });
+  if (!publish_filter_->filters(held.vhost(), target_name)) {
+    std::vector<FilterVerdict> accepted(messages.size());
+    for (size_t k = 0; k < messages.size(); ++k) accepted[k].message = std::move(messages[k]);
+    return settle_released(held.id(), std::move(keys), accepted, target_name);
+  }
+  publish_filter_->filter(held.vhost(), target_name, std::move(messages),
+                          [this, held_id = held.id(), keys = std::move(keys),
+                           target_name](std::vector<FilterVerdict> verdicts) mutable {
+                            // Not posted only when the broker stops: the leases end with it, the messages
+                            // stay held.
+                            const bool posted = loop_.post(
+                                [this, held_id, keys, target_name, verdicts = std::move(verdicts)]() mutable {
+                                  settle_released(held_id, keys, verdicts, target_name);
+                                });
+                            if (!posted) return;
+                          });
 }
 
 void BrokerCore::settle_released(uint64_t held_id, std::vector<uint64_t> keys,
@@ -279,6 +297,11 @@ void BrokerCore::settle_released(uint64_t held_id, std::vector<uint64_t> keys,
     if (!destination) {
       // Its publisher was answered long ago: what the filter refuses now is dead-lettered.
       plan_dead_letter(plan, held, keys[k], destination.error().message());
+      continue;
+    }
+    // The destination's limits apply as to any publish; a message that does not fit stays held.
+    if (!plan_room(**destination, 1, verdict->message.body.size(), plan)) {
+      plan_return(plan, held, keys[k]);
       continue;
     }
     MessageAppendedRecord record = message_record(**destination, verdict->message, clock_->wall_ms());

@@ -66,7 +66,8 @@ class TableReader {
     config.ping_interval_ms = static_cast<uint32_t>(read_number("ping_interval_ms", config.ping_interval_ms));
     config.max_memory_bytes = read_number("max_memory_bytes", config.max_memory_bytes);
     config.max_open_files = read_number("max_open_files", config.max_open_files);
-    config.circuit_open_ms = static_cast<uint32_t>(read_number("circuit_open_ms", config.circuit_open_ms));
+    config.timings.circuit_open_ms =
+        static_cast<uint32_t>(read_number("circuit_open_ms", config.timings.circuit_open_ms));
     read_options(config);
     return config;
   }

@@ -21,8 +21,9 @@ enum class FilterPolicy : uint8_t {
 // "hold" | "bypass" | "reject".
 std::string_view filter_policy_name(FilterPolicy policy);
 
-// The supervision timings of docs/plugins.md ("Supervision"). Not configuration keys: the
-// defaults are the documented behaviour; tests shorten them.
+// The supervision timings of docs/plugins.md ("Supervision"). Only circuit_open_ms is a
+// configuration key ([[plugins]] circuit_open_ms); the other defaults are the documented
+// behaviour, which tests shorten.
 struct SupervisionTimings {
   uint32_t backoff_initial_ms = 100;  // first restart delay
   uint32_t backoff_max_ms = 30000;    // the delay doubles up to this

@@ -109,6 +109,7 @@ def check_unfiltered_queue_never_waits(url):
     slow_done = time.monotonic() - started
     print(f"{PER_QUEUE} unfiltered publishes answered in {plain_done:.2f} s; "
           f"the slow-filtered one in {slow_done:.2f} s")
+    assert plain_done < slow_done, "the unfiltered publishes waited for the slow plug-in"
     status, answer = slow_answer["result"]
     assert status == 503 and answer["error"]["code"] == "PLUGIN_UNAVAILABLE", (status, answer)
     assert "sloth" in answer["error"]["message"], answer

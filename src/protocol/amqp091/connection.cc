@@ -2,6 +2,8 @@
 // Queue and exchange methods are in connection_queue.cc; basic.* in connection_basic.cc.
 #include "protocol/amqp091/connection.h"
 
+#include <algorithm>
+
 #include "fmt/format.h"
 #include "util/error_code.h"
 #include "util/log.h"
@@ -58,12 +60,14 @@ std::string_view reply_name(int code) {
 
 std::string r1_reply_text(std::string_view prefix, const Error& error) {
   // "<prefix><CODE>: <message> Fix: <fix>", at most 255 bytes: the message is shortened first
-  // (the fix is what the reader acts on), then the fix.
+  // (the fix is what the reader acts on), then the fix; but the message keeps at least its
+  // first 120 bytes, which name the object at fault (R1), and a long fix is cut instead.
+  constexpr size_t kMessageKept = 120;
   const std::string head = fmt::format("{}{}: ", prefix, error.code_name());
   const std::string tail = fmt::format(" Fix: {}", error.fix());
   std::string message = error.message();
-  const size_t room =
-      kMaxReplyText > head.size() + tail.size() ? kMaxReplyText - head.size() - tail.size() : 0;
+  size_t room = kMaxReplyText > head.size() + tail.size() ? kMaxReplyText - head.size() - tail.size() : 0;
+  room = std::max(room, std::min(message.size(), kMessageKept));
   if (message.size() > room) message = clip_reply(message.substr(0, room >= 3 ? room - 3 : 0)) + "...";
   return clip_reply(head + message + tail);
 }

@@ -165,8 +165,8 @@ std::string delivery_properties(const broker::DeliveredMessage& message) {
   if (properties.headers && !parse_table(properties.headers->raw, headers)) return raw;
   for (const auto& [name, value] : message.properties.headers) {
     if (is_death_header(name)) continue;
-    std::erase_if(headers, [&](const auto& entry) { return entry.first == name; });
-    headers.emplace_back(name, FieldValue{value});
+    std::erase_if(headers, [&](const FieldEntry& entry) { return entry.name == name; });
+    headers.push_back(FieldEntry{name, FieldValue{value}});
   }
   add_x_death(headers, message);
   properties.headers = encode_table(headers);
