@@ -198,10 +198,10 @@ TEST_F(CrashConsistency, FailedFsyncLosesNothingConfirmed) {
 // no publish that failed ever appears (its records were cut off; their sequence numbers reused).
 TEST_F(CrashConsistency, FailedFsyncRepairedWithoutRestartThenPowerLossLosesNothingConfirmed) {
   WorkloadOptions options;
-  options.steps = 60;
+  options.steps = 80;  // as the other random sweeps: long enough to reclaim and compact whatever the seed
   options.repair_after_failure = true;
   std::atomic<uint64_t> repairs{0};
-  random_sweep("failed fsyncs, then crashes", options, env_or("BALLAST_CRASH_REPAIR_ITERATIONS", 40),
+  random_sweep("failed fsyncs, then crashes", options, env_or("BALLAST_CRASH_REPAIR_ITERATIONS", 30),
                storage::PowerLossModel::kIndependentPerFile, /*fail_syncs=*/30, [&](std::string_view line) {
                  if (line.find("event=storage.write_recovered") != std::string_view::npos) ++repairs;
                });
