@@ -71,7 +71,7 @@ Status BrokerCore::plan_room(Queue& queue, uint64_t count, uint64_t bytes, Commi
 }
 
 std::function<void()> BrokerCore::forget_ids_on_failure(Queue& queue, const std::set<std::string>& ids,
-                                                         int64_t now) {
+                                                        int64_t now) {
   return [this, queue_id = queue.id(), ids, now] {
     auto found = queues_.find(queue_id);
     if (found == queues_.end()) return;

@@ -488,7 +488,6 @@ TEST(BrokerOnAFullDisk, RefusesPublishesKeepsAcksWorkingAndRecoversByItself) {
   EXPECT_TRUE(eventually([&] { return core.health().degraded.empty(); }));
 }
 
-
 TEST(BrokerDedupWindow, APublishWhoseCommitFailedIsNoDuplicateWhenRetried) {
   TempDir dir;
   storage::FaultFileSystem faults;
@@ -503,8 +502,9 @@ TEST(BrokerDedupWindow, APublishWhoseCommitFailedIsNoDuplicateWhenRetried) {
   core.run();
   QueueSettings settings;
   settings.dedup_window_seconds = 60;
-  ASSERT_TRUE(
-      await_call<CreateQueueOutcome>([&](auto done) { core.create_queue("/", "orders", settings, done); }).ok());
+  ASSERT_TRUE(await_call<CreateQueueOutcome>([&](auto done) {
+                core.create_queue("/", "orders", settings, done);
+              }).ok());
   const auto publish = [&] {
     PublishRequest request;
     request.id = "order-1";
