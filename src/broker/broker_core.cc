@@ -30,6 +30,19 @@ Status validate_name(std::string_view what, const std::string& name) {
   return ok_status();
 }
 
+// The broker's own queues ("ballast.dead-letter", "ballast.held.<queue>", ...) are named under
+// "ballast."; a client may use one that exists but not create one, as RabbitMQ keeps "amq.".
+constexpr std::string_view kReservedQueuePrefix = "ballast.";
+
+Status check_not_reserved(const std::string& vhost, const std::string& name) {
+  if (!name.starts_with(kReservedQueuePrefix) || name == kDeadLetterQueueName) return ok_status();
+  return Error(ErrorCode::kAccessRefused,
+               fmt::format("queue name \"{}\" (vhost \"{}\") is reserved: names starting with \"{}\" "
+                           "belong to the broker's own queues",
+                           name, vhost, kReservedQueuePrefix),
+               fmt::format("choose a queue name that does not start with \"{}\"", kReservedQueuePrefix));
+}
+
 storage::SyncPolicy sync_policy(SyncMode mode) {
   return mode == SyncMode::kInterval ? storage::SyncPolicy::kInterval : storage::SyncPolicy::kAlways;
 }
@@ -345,6 +358,7 @@ void BrokerCore::do_create_queue(const std::string& vhost, const std::string& na
                       "declare it with its current settings (GET the queue to see them), or "
                       "delete it first"));
   }
+  if (auto reserved = check_not_reserved(vhost, name); !reserved) return done(std::move(reserved).error());
   if (auto refusal = growth_refusal()) return done(std::move(*refusal));
   CommitPlan plan;
   create_queue_now(vhost, name, settings, plan);

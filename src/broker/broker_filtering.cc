@@ -262,17 +262,16 @@ void BrokerCore::release_held_queue(Queue& held, const std::string& target_name)
     for (size_t k = 0; k < messages.size(); ++k) accepted[k].message = std::move(messages[k]);
     return settle_released(held.id(), std::move(keys), accepted, target_name);
   }
-  publish_filter_->filter(held.vhost(), target_name, std::move(messages),
-                          [this, held_id = held.id(), keys = std::move(keys),
-                           target_name](std::vector<FilterVerdict> verdicts) mutable {
-                            // Not posted only when the broker stops: the leases end with it, the messages
-                            // stay held.
-                            const bool posted = loop_.post(
-                                [this, held_id, keys, target_name, verdicts = std::move(verdicts)]() mutable {
-                                  settle_released(held_id, keys, verdicts, target_name);
-                                });
-                            if (!posted) return;
-                          });
+  publish_filter_->filter(
+      held.vhost(), target_name, std::move(messages),
+      [this, held_id = held.id(), keys = std::move(keys),
+       target_name](std::vector<FilterVerdict> verdicts) mutable {
+        // Not posted only when the broker stops: the leases end with it, the messages
+        // stay held.
+        loop_.post([this, held_id, keys, target_name, verdicts = std::move(verdicts)]() mutable {
+          settle_released(held_id, keys, verdicts, target_name);
+        });
+      });
 }
 
 void BrokerCore::settle_released(uint64_t held_id, std::vector<uint64_t> keys,

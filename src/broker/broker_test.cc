@@ -373,6 +373,20 @@ TEST_F(BrokerTest, InvalidQueueNamesAreRefused) {
   }
 }
 
+TEST_F(BrokerTest, TheBrokersPrefixIsReservedButItsDeadLetterQueueCanBeDeclared) {
+  auto reserved = await_call<CreateQueueOutcome>(
+      [&](auto done) { broker_->create_queue("/", "ballast.held.jobs", {}, done); });
+  ASSERT_FALSE(reserved.ok());
+  EXPECT_EQ(reserved.error().code(), ErrorCode::kAccessRefused);
+  EXPECT_NE(reserved.error().message().find("\"ballast.held.jobs\""), std::string::npos);
+  auto dead_letters = await_call<CreateQueueOutcome>(
+      [&](auto done) { broker_->create_queue("/", std::string(kDeadLetterQueueName), {}, done); });
+  EXPECT_TRUE(dead_letters.ok());
+  auto lookalike =
+      await_call<CreateQueueOutcome>([&](auto done) { broker_->create_queue("/", "ballastic", {}, done); });
+  EXPECT_TRUE(lookalike.ok());
+}
+
 TEST_F(BrokerTest, LongPollAnswersWhenAMessageArrives) {
   create("jobs");
   ReceiveRequest request;

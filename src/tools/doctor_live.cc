@@ -25,8 +25,20 @@ const json& array_of(const json& object, const char* key) {
   return found != object.end() && found->is_array() ? *found : kEmpty;
 }
 
-ErrorCode code_of(const json& object) {
-  return error_code_from_name(text_of(object, "code")).value_or(ErrorCode::kStorageIoError);
+// A failing line for a part the server reported with `object`'s code. A code this client does
+// not know (a newer server) is shown as the server sent it, never replaced by a guess.
+ops::CheckResult live_failure(std::string name, const json& object, std::string message, std::string fix) {
+  const std::string code_name = text_of(object, "code");
+  if (auto code = error_code_from_name(code_name)) {
+    return ops::problem(std::move(name), ops::CheckStatus::kFail,
+                        Error(*code, std::move(message), std::move(fix)));
+  }
+  return ops::CheckResult{std::move(name),
+                          ops::CheckStatus::kFail,
+                          ops::ProblemClass::kNone,
+                          std::nullopt,
+                          fmt::format("{}: {}", code_name.empty() ? "(no code)" : code_name, message),
+                          std::move(fix)};
 }
 
 ops::CheckResult warning(std::string name, std::optional<ErrorCode> code, std::string message,
@@ -41,12 +53,10 @@ void add_health_checks(const json& health, std::vector<ops::CheckResult>& checks
     checks.push_back(ops::passed("live.health", "status ok, nothing degraded"));
   for (const json& part : array_of(health, "degraded")) {
     const std::string code_name = text_of(part, "code");
-    checks.push_back(ops::problem(
+    checks.push_back(live_failure(
         "live." + (text_of(part, "component").empty() ? std::string("broker") : text_of(part, "component")),
-        ops::CheckStatus::kFail,
-        Error(code_of(part), text_of(part, "message"),
-              fmt::format("see {} in docs/operations.md; new messages are refused until it clears",
-                          code_name))));
+        part, text_of(part, "message"),
+        fmt::format("see {} in docs/operations.md; new messages are refused until it clears", code_name)));
   }
 }
 
@@ -54,15 +64,13 @@ void add_queue_checks(const json& status, std::vector<ops::CheckResult>& checks)
   const json& damaged = array_of(status, "damaged_queues");
   if (damaged.empty()) checks.push_back(ops::passed("live.queues", "no queue has unreadable messages"));
   for (const json& queue : damaged) {
-    checks.push_back(ops::problem(
-        "live.queues", ops::CheckStatus::kFail,
-        Error(
-            code_of(queue),
-            fmt::format("queue \"{}\" (vhost \"{}\"): {} message(s) cannot be read: {}",
-                        text_of(queue, "name"), text_of(queue, "vhost"),
-                        number_of(queue, "unreadable_messages"), text_of(queue, "message")),
-            "the rest of the queue is served; to keep what is readable in a fresh journal, stop ballastd and "
-            "run 'ballast journal verify' then 'ballast journal salvage' on its data directory")));
+    checks.push_back(live_failure(
+        "live.queues", queue,
+        fmt::format("queue \"{}\" (vhost \"{}\"): {} message(s) cannot be read: {}", text_of(queue, "name"),
+                    text_of(queue, "vhost"), number_of(queue, "unreadable_messages"),
+                    text_of(queue, "message")),
+        "the rest of the queue is served; to keep what is readable in a fresh journal, stop ballastd and "
+        "run 'ballast journal verify' then 'ballast journal salvage' on its data directory"));
   }
 }
 

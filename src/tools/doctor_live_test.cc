@@ -72,6 +72,19 @@ TEST(DoctorLive, DegradedStorageFailsBlockedPublishersAndEventsWarn) {
             "message=\"cannot write /d\" path=/d");
 }
 
+TEST(DoctorLive, ACodeThisClientDoesNotKnowIsShownAsSentNotGuessed) {
+  const json status = json::parse(R"({"status": "degraded", "serving": true,
+      "degraded": [{"component": "cluster", "code": "QUORUM_LOST", "message": "2 of 3 nodes unreachable"}],
+      "damaged_queues": [], "blocked_publishers": [], "http_publish_refusals": {"last_minute": 0, "last_code": null},
+      "recent_events": [], "recent_events_total": 0, "recent_events_kept": 50})");
+  const LiveFindings findings = live_findings(status, stats());
+  const auto* cluster = find_check(findings, "live.cluster");
+  ASSERT_NE(cluster, nullptr);
+  EXPECT_EQ(cluster->status, ops::CheckStatus::kFail);
+  EXPECT_FALSE(cluster->code.has_value());
+  EXPECT_EQ(cluster->message, "QUORUM_LOST: 2 of 3 nodes unreachable");
+}
+
 TEST(DoctorLive, AnOlderServerWithoutStatusWarnsWhatWasNotChecked) {
   const json health = json::parse(R"({"status": "ok", "degraded": []})");
   const LiveFindings findings = health_only_findings(health, stats());
