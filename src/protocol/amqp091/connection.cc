@@ -359,8 +359,8 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
     flush_publishes();
     flush_acks();
     for (auto& [channel_id, channel] : channels_) {
-      for (const auto& [tag, consumer] : channel.consumers) polls_before_close_ok_ += consumer.polling;
       release_channel(channel);
+      polls_before_close_ok_ += channel.orphan_polls;
     }
     channels_.clear();
     state_ = State::kClosed;
@@ -590,11 +590,11 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
       [&](auto& m) -> bool {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, ChannelClose>) {
-          // Polls still out may bring deliveries: close-ok waits until they are back in their
-          // queues, so that the client finds them there once it has it (as with RabbitMQ).
-          for (const auto& [tag, consumer] : channel.consumers)
-            channel.polls_before_close_ok += consumer.polling;
+          // Polls still out (of its consumers, and of those cancelled before) may bring
+          // deliveries: close-ok waits until they are back in their queues, so that the client
+          // finds them there once it has it (as with RabbitMQ).
           release_channel(channel);
+          channel.polls_before_close_ok = channel.orphan_polls;
           if (channel.polls_before_close_ok > 0) {
             pause();
             return true;

@@ -178,7 +178,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, Unacked> unacked;
     std::map<std::string, Consumer> consumers;
     bool flow_active = true;
-    uint32_t polls_before_close_ok = 0;  // channel.close received; consumer polls still out
+    // Polls still out for consumers removed since (basic.cancel): their deliveries go back to
+    // the queue when they arrive, and channel.close-ok waits for them.
+    uint32_t orphan_polls = 0;
+    uint32_t polls_before_close_ok = 0;  // channel.close received; polls still out
   };
 
   // Input.

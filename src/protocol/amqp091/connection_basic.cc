@@ -308,6 +308,7 @@ void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, co
   if (consumer == nullptr) {
     // The consumer went away while the poll was out: the messages go back to the queue.
     return_deliveries(broker_, vhost_, queue, *result);
+    if (channel != nullptr && channel->orphan_polls > 0) --channel->orphan_polls;
     return;
   }
   consumer->polling = false;
@@ -404,7 +405,11 @@ void Connection::basic_cancel(Channel& channel, const std::string& tag, bool now
 void Connection::remove_consumer(Channel& channel, Consumer& consumer) {
   const Registry::QueueKey key{vhost_, consumer.queue};
   registry_.remove_consumer(key, id_, channel.id, consumer.tag);
-  if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
+  if (consumer.polling) {
+    broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
+    consumer.polling = false;
+    ++channel.orphan_polls;
+  }
   if (!consumer.auto_delete_queue || registry_.consumer_count(key) > 0) return;
   // RabbitMQ's auto-delete: the queue goes with its last consumer. Unacked deliveries are
   // settled by the deletion; the consumers' channels learn it from basic.cancel.

@@ -51,6 +51,13 @@ class TestTransport final : public ConnectionIo {
     return true;
   }
 
+  // Waits until the broker has posted an answer, without running it; false after kDeadline.
+  bool await_posted() {
+    std::unique_lock lock(mu_);
+    return posted_.wait_until(lock, std::chrono::steady_clock::now() + kDeadline,
+                              [&] { return !tasks_.empty(); });
+  }
+
  private:
   std::mutex mu_;
   std::condition_variable posted_;
@@ -229,6 +236,28 @@ TEST_F(ConnectionTest, AnAckThatCannotBeMadeDurableFailsTheCommitWithTheBallastC
   EXPECT_EQ(close->method_id, TxCommit::kMethodId);
   EXPECT_NE(close->reply_text.find("STORAGE_IO_ERROR"), std::string::npos) << close->reply_text;
   EXPECT_NE(close->reply_text.find("jobs"), std::string::npos) << close->reply_text;
+}
+
+TEST_F(ConnectionTest, CloseOkWaitsForTheDeliveriesOfAPollOutWhenItsConsumerWasCancelled) {
+  // pika's channel.close() sends basic.cancel first: the consumer's poll may already be
+  // answered with deliveries the connection has not seen. They go back to the queue before
+  // close-ok, so that a passive declare right after it counts them.
+  create_queue_with("jobs", "work");
+  open_channel_one();
+  BasicConsume consume;
+  consume.queue = "jobs";
+  consume.consumer_tag = "worker";
+  send(1, consume);
+  ASSERT_NE(await_received<BasicConsumeOk>(1), nullptr);
+  ASSERT_TRUE(transport_.await_posted()) << "the broker did not answer the consumer's poll";
+  send(1, BasicCancel{"worker", false});
+  send(1, ChannelClose{200, "bye", 0, 0});
+  EXPECT_EQ(find_received<ChannelCloseOk>(1), nullptr) << "close-ok before the poll's delivery was back";
+  ASSERT_NE(await_received<ChannelCloseOk>(1), nullptr);
+  EXPECT_EQ(find_received<BasicDeliver>(1), nullptr) << "delivered on a cancelled consumer";
+  const broker::QueueStats after = stats("jobs");
+  EXPECT_EQ(after.messages, 1u);
+  EXPECT_EQ(after.in_flight, 0u);
 }
 
 TEST_F(ConnectionTest, AnEmptyTransactionCommitsAtOnce) {
