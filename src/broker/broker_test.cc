@@ -525,8 +525,10 @@ TEST(BrokerDedupWindow, APublishWhoseCommitFailedIsNoDuplicateWhenRetried) {
     request.body = "one";
     return await_call<PublishOutcome>([&](auto done) { core.publish("/", "orders", {request}, done); });
   };
-  faults.fail_next_call(storage::FaultOp::kSync, EIO);
+  // A standing fault on the segments only: the self-check's probe file must not take it.
+  faults.set_rules({storage::FaultRule{storage::FaultOp::kSync, "*.seg", EIO}});
   auto failed = publish();
+  faults.set_rules({});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().code(), ErrorCode::kStorageIoError);
   std::optional<PublishOutcome> retried;

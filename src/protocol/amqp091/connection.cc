@@ -354,17 +354,18 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
     log::event(
         log::Level::kInfo, "amqp.connection_closed_by_client",
         {log::kv("peer", peer_), log::kv("code", close->reply_code), log::kv("text", close->reply_text)});
-    // Unacked deliveries go back before close-ok, and so do those of polls still out: once the
-    // client sees it, another connection finds them in the queue.
+    // Unacked deliveries go back before close-ok, and so do those of polls still out, and
+    // publishes are stored: once the client sees it, another connection finds them in the queue.
     flush_publishes();
     flush_acks();
+    answers_before_close_ok_ += publish_batches_in_flight_;
     for (auto& [channel_id, channel] : channels_) {
       release_channel(channel);
-      polls_before_close_ok_ += channel.orphan_polls;
+      answers_before_close_ok_ += channel.orphan_polls;
     }
     channels_.clear();
     state_ = State::kClosed;
-    if (polls_before_close_ok_ == 0) finish_client_close();
+    if (answers_before_close_ok_ == 0) finish_client_close();
     return false;
   }
   if (std::holds_alternative<ConnectionCloseOk>(method)) {

@@ -340,9 +340,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t last_sent_ms_ = 0;
   size_t outbox_at_last_tick_ = 0;
   bool client_wants_cancel_notify_ = false;
-  // connection.close received while consumer polls were out: close-ok waits for them, so that
-  // their deliveries are back in their queues before the client sees it.
-  uint32_t polls_before_close_ok_ = 0;
+  // connection.close received: the broker answers still to come before close-ok (polls out,
+  // publish batches not yet stored), so that once the client sees it their deliveries are back
+  // in their queues and its publishes are stored.
+  uint32_t answers_before_close_ok_ = 0;
+  uint32_t publish_batches_in_flight_ = 0;
   bool client_wants_blocked_notify_ = false;
   bool blocked_ = false;
   std::map<uint16_t, Channel> channels_;

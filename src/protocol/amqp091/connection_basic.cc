@@ -102,12 +102,19 @@ void Connection::flush_publishes() {
   std::vector<OutgoingPublish> batch = std::move(pending_publishes_);
   pending_publishes_.clear();
   auto messages = routed_messages(batch);
-  broker_.publish_routed(
-      vhost_, std::move(messages),
-      on_answer<std::vector<broker::RouteResult>>(
-          // Shared, not copied: the broker copies its callbacks.
-          [batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
-              Connection& self, auto result) { self.on_published(*batch, std::move(result)); }));
+  ++publish_batches_in_flight_;
+  broker_.publish_routed(vhost_, std::move(messages),
+                         on_answer<std::vector<broker::RouteResult>>(
+                             // Shared, not copied: the broker copies its callbacks.
+                             [batch = std::make_shared<std::vector<OutgoingPublish>>(std::move(batch))](
+                                 Connection& self, auto result) {
+                               --self.publish_batches_in_flight_;
+                               self.on_published(*batch, std::move(result));
+                               if (self.state_ == State::kClosed && self.answers_before_close_ok_ > 0 &&
+                                   --self.answers_before_close_ok_ == 0) {
+                                 self.finish_client_close();
+                               }
+                             }));
 }
 
 std::vector<broker::RoutedMessage> Connection::routed_messages(std::vector<OutgoingPublish>& batch) {
@@ -264,9 +271,9 @@ void Connection::pump_all() {
 
 void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, const std::string& queue,
                               Result<std::vector<broker::DeliveredMessage>> result) {
-  if (polls_before_close_ok_ > 0) {  // connection.close received; this poll was still out
+  if (answers_before_close_ok_ > 0) {  // connection.close received; this poll was still out
     if (result) return_deliveries(broker_, vhost_, queue, *result);
-    if (--polls_before_close_ok_ == 0) finish_client_close();
+    if (--answers_before_close_ok_ == 0) finish_client_close();
     return;
   }
   if (Channel* closing = find_channel(channel_ref.id); closing != nullptr &&

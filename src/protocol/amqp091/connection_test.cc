@@ -260,6 +260,23 @@ TEST_F(ConnectionTest, CloseOkWaitsForTheDeliveriesOfAPollOutWhenItsConsumerWasC
   EXPECT_EQ(after.in_flight, 0u);
 }
 
+TEST_F(ConnectionTest, ConnectionCloseOkWaitsUntilPublishesWithoutConfirmsAreStored) {
+  // amqp-publish sends basic.publish then connection.close: a basic.get on another connection
+  // after close-ok must find the message.
+  create_queue_with("jobs", "first");
+  open_channel_one();
+  BasicPublish publish;
+  publish.routing_key = "jobs";
+  std::string out;
+  write_method(out, 1, publish);
+  write_content(out, 1, std::string(2, '\0'), "second", 131072);
+  write_method(out, 0, ConnectionClose{200, "bye", 0, 0});
+  connection_->on_bytes(out);
+  EXPECT_EQ(find_received<ConnectionCloseOk>(0), nullptr) << "close-ok before the publish was stored";
+  ASSERT_NE(await_received<ConnectionCloseOk>(0), nullptr);
+  EXPECT_EQ(stats("jobs").messages, 2u);
+}
+
 TEST_F(ConnectionTest, AnEmptyTransactionCommitsAtOnce) {
   open_channel_one();
   send(1, TxSelect{});
