@@ -38,7 +38,7 @@ TEST(ProcessMemory, NamesTheFileWhenItDoesNotParse) {
   auto bytes = resident_memory_bytes(path);
   std::filesystem::remove(path);
   ASSERT_FALSE(bytes.ok());
-  EXPECT_EQ(bytes.error().code(), ErrorCode::kStorageIoError);
+  EXPECT_EQ(bytes.error().code(), ErrorCode::kBrokerMemoryLimit);
   EXPECT_NE(bytes.error().message().find(path), std::string::npos) << bytes.error().message();
 }
 
