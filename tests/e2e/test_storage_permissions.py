@@ -71,7 +71,11 @@ def run_fault(name, daemon, traffic, inject, remove, expected_texts):
     # loaded CI machine, and still far below a restart.
     require(took <= 2 * SELF_CHECK_MS / 1000 + 2.0, f"{name}: publishing resumed only after {took:.2f} s")
     require(fx.wait_for(lambda: not health_codes(daemon.url), timeout_s=5), f"{name}: /healthz still degraded")
-    recovered = sum("storage.self_check_recovered" in line for line in daemon.log_lines)
+    # The log is read by another thread: on a loaded machine the line can come a little after
+    # the publish it allowed.
+    recoveries = lambda: sum("storage.self_check_recovered" in line for line in list(daemon.log_lines))
+    fx.wait_for(lambda: recoveries() > recovered_before, timeout_s=5)
+    recovered = recoveries()
     require(recovered == recovered_before + 1,
             f"{name}: {recovered - recovered_before} recovery events, expected exactly one")
 
