@@ -43,6 +43,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   Status open();
 
   void set_publish_filter(PublishFilter* filter) override;
+  void set_store_triggers(StoreTriggers* triggers) override;
   void run() override;
   void stop() override;
   void create_queue(std::string vhost, std::string name, QueueSettings settings,
@@ -64,6 +65,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
                   Callback<SettleOutcome> done) override;
   void nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
                    Callback<SettleOutcome> done) override;
+  void dead_letter_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                          std::string reason, Callback<SettleOutcome> done) override;
   void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
               uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) override;
   void peek(std::string vhost, std::string name, uint32_t max_messages,
@@ -215,6 +218,12 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void settle_released(uint64_t held_id, std::vector<uint64_t> keys, std::vector<FilterVerdict>& verdicts,
                        const std::string& target_name);
 
+  // Triggers (broker_triggers.cc; docs/plugins.md, "Triggers").
+  // Adds a work item for each trigger of `queue` to `plan` (the record is copied).
+  void plan_trigger_work(CommitPlan& plan, const Queue& queue, const MessageAppendedRecord& record);
+  void do_dead_letter(const std::string& vhost, const std::string& name, const LeaseList& list,
+                      std::string_view reason, Callback<SettleOutcome> done);
+
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
   // nullopt when the message's record no longer reads: logged, and `queue` noted as damaged.
@@ -296,6 +305,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::vector<DegradedPart> recovery_problems_;
   PublishFilter* publish_filter_ = nullptr;  // set before run(); see set_publish_filter
   std::set<uint64_t> releasing_held_;        // held queues with a release under way
+  StoreTriggers* store_triggers_ = nullptr;  // set before run(); see set_store_triggers
   DamagedQueues damaged_queues_;
 
   mutable std::mutex health_mu_;

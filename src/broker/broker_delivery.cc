@@ -289,19 +289,24 @@ void BrokerCore::do_ack(const std::string& vhost, const std::string& name, const
 
 void BrokerCore::do_nack(const std::string& vhost, const std::string& name, const LeaseList& list,
                          bool requeue, Callback<SettleOutcome> done) {
+  if (!requeue) return do_dead_letter(vhost, name, list, "rejected", std::move(done));
   auto settling = leased_messages(vhost, name, list);
   if (!settling) return done(std::move(settling).error());
   auto& [queue, keys] = *settling;
   CommitPlan plan;
-  for (uint64_t key : keys) {
-    if (requeue) {
-      plan_return(plan, *queue, key);
-    } else {
-      plan_dead_letter(plan, *queue, key, "rejected");
-    }
-  }
+  for (uint64_t key : keys) plan_return(plan, *queue, key);
   submit_settlement(std::move(plan), keys.size(), std::move(done));
-  if (requeue) serve_waiters(*queue);
+  serve_waiters(*queue);
+}
+
+void BrokerCore::do_dead_letter(const std::string& vhost, const std::string& name, const LeaseList& list,
+                                std::string_view reason, Callback<SettleOutcome> done) {
+  auto settling = leased_messages(vhost, name, list);
+  if (!settling) return done(std::move(settling).error());
+  auto& [queue, keys] = *settling;
+  CommitPlan plan;
+  for (uint64_t key : keys) plan_dead_letter(plan, *queue, key, reason);
+  submit_settlement(std::move(plan), keys.size(), std::move(done));
 }
 
 void BrokerCore::do_extend(const std::string& vhost, const std::string& name, const LeaseList& list,
