@@ -32,6 +32,9 @@ namespace ballast::broker {
 // A message's journal record for `queue`, without its body (the caller moves or copies it in):
 // the queue's TTL and priority cap applied.
 MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& request, int64_t now);
+// `record` made a new message for another queue (a dead letter, a trigger's work item): ready at
+// once, never expiring, not yet delivered, with `properties`.
+MessageAppendedRecord reissued_record(MessageAppendedRecord record, const MessageProperties& properties);
 
 class BrokerCore final : public Broker, private storage::RecoveryVisitor {
  public:

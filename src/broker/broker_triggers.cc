@@ -26,12 +26,7 @@ void BrokerCore::plan_trigger_work(CommitPlan& plan, const Queue& queue,
   }
   properties->headers.emplace_back(kTriggerVhostHeader, queue.vhost());
   properties->headers.emplace_back(kTriggerQueueHeader, queue.name());
-  MessageAppendedRecord work = record;
-  work.delivery_count = 0;
-  work.expires_at_ms = 0;
-  work.deliver_at_ms = 0;
-  work.flags = 0;
-  work.properties = encode_properties(*properties);
+  const MessageAppendedRecord work = reissued_record(record, *properties);
   const auto body_bytes = static_cast<uint32_t>(work.body.size());
   for (const std::string& plugin : plugins) {
     Queue& work_queue =

@@ -215,7 +215,8 @@ class Triggers(unittest.TestCase):
             self.assertLess(slowest, 2.0)
             self.assertEqual(queue_messages(daemon, "crashy"), 20)
             self.assertEqual(queue_messages(daemon, "plain"), 20)
-            self.assertTrue(self.logged("event=plugin.exited", "plugin=crasher"), self.log())
+            self.assertTrue(fx.wait_for(lambda: self.logged("event=plugin.exited", "plugin=crasher"), timeout_s=20),
+                            self.log())
             # Nothing dropped: every work item is dead-lettered with the reason after max_attempts = 2.
 
             def dead_lettered():
