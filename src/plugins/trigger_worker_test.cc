@@ -109,14 +109,23 @@ TEST_F(TriggerWorkerTest, AWorkItemCommitsWithItsMessageAndNamesItsQueue) {
   start(false);
   const auto ids = publish("orders", {"first", "second"});
   publish("plain", {"untriggered"});
+  // A routed (AMQP) publish through the default exchange brings its work item too.
+  broker::PublishRequest routed;
+  routed.body = "routed";
+  auto results = await_call<std::vector<broker::RouteResult>>([&](auto done) {
+    broker_->publish_routed("/", {broker::RoutedMessage{"", "orders", {}, routed}}, done);
+  });
+  ASSERT_TRUE(results.ok()) << results.error().describe();
   const auto work = peek("ballast.trigger.scripted");
-  ASSERT_EQ(work.size(), 2u);
+  ASSERT_EQ(work.size(), 3u);
+  EXPECT_EQ(work[2].body, "routed");
+  EXPECT_EQ(header(work[2], broker::kTriggerQueueHeader), "orders");
   EXPECT_EQ(work[0].id, ids[0]);
   EXPECT_EQ(work[0].body, "first");
   EXPECT_EQ(header(work[0], broker::kTriggerQueueHeader), "orders");
   EXPECT_EQ(header(work[0], broker::kTriggerVhostHeader), "/");
   EXPECT_EQ(work[1].body, "second");
-  EXPECT_EQ(peek("orders").size(), 2u);
+  EXPECT_EQ(peek("orders").size(), 3u);
   EXPECT_TRUE(host_.triggers("/", "plain").empty());
   EXPECT_EQ(host_.triggers("/", "orders"), std::vector<std::string>{"scripted"});
 }
