@@ -24,6 +24,7 @@
 #include "broker/message.h"
 #include "broker/publish_filter.h"
 #include "broker/queue_settings.h"
+#include "broker/store_triggers.h"
 #include "storage/file_system.h"
 #include "storage/journal.h"
 #include "util/result.h"
@@ -168,6 +169,9 @@ class Broker {
   // Routes publishes to the queues `filter` names through it (docs/plugins.md); null = none.
   // Only before run(). The filter must answer every call before stop() (stop it first).
   virtual void set_publish_filter(PublishFilter* filter) = 0;
+  // Appends a work item for each trigger `triggers` names to "ballast.trigger.<plugin>" in the
+  // commit that stores a message (broker/store_triggers.h); null = none. Only before run().
+  virtual void set_store_triggers(StoreTriggers* triggers) = 0;
   // Starts the broker thread and the journal's writer thread.
   virtual void run() = 0;
   // Refuses new work with SHUTTING_DOWN, answers pending calls, writes a final checkpoint and
@@ -217,6 +221,10 @@ class Broker {
                           Callback<SettleOutcome> done) = 0;
   virtual void nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
                            Callback<SettleOutcome> done) = 0;
+  // Dead-letters the leased messages with `reason` as their x-death-reason (nack without
+  // requeue says "rejected"); the same rules as ack.
+  virtual void dead_letter_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                                  std::string reason, Callback<SettleOutcome> done) = 0;
   virtual void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                       uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) = 0;
   virtual void peek(std::string vhost, std::string name, uint32_t max_messages,

@@ -213,6 +213,13 @@ void BrokerCore::nack_leases(std::string vhost, std::string name, std::vector<Le
            requeue, done]() mutable { do_nack(vhost, name, list, requeue, std::move(done)); });
 }
 
+void BrokerCore::dead_letter_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                                    std::string reason, Callback<SettleOutcome> done) {
+  on_loop(done, [this, vhost = std::move(vhost), name = std::move(name),
+                 list = LeaseList{{}, std::move(leases)}, reason = std::move(reason),
+                 done]() mutable { do_dead_letter(vhost, name, list, reason, std::move(done)); });
+}
+
 void BrokerCore::extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                         uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) {
   on_loop(done, [this, vhost = std::move(vhost), name = std::move(name),
@@ -543,6 +550,7 @@ void BrokerCore::plan_settle(CommitPlan& plan, Queue& queue, uint64_t key, Settl
 
 void BrokerCore::plan_append(CommitPlan& plan, Queue& queue, MessageAppendedRecord record,
                              uint32_t body_bytes) {
+  if (store_triggers_ != nullptr && store_triggers_->triggers_any()) plan_trigger_work(plan, queue, record);
   const uint64_t queue_id = queue.id();
   MessageEntry entry;
   entry.priority = record.priority;

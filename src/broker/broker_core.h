@@ -32,6 +32,9 @@ namespace ballast::broker {
 // A message's journal record for `queue`, without its body (the caller moves or copies it in):
 // the queue's TTL and priority cap applied.
 MessageAppendedRecord message_record(const Queue& queue, const PublishRequest& request, int64_t now);
+// `record` made a new message for another queue (a dead letter, a trigger's work item): ready at
+// once, never expiring, not yet delivered, with `properties`.
+MessageAppendedRecord reissued_record(MessageAppendedRecord record, const MessageProperties& properties);
 
 class BrokerCore final : public Broker, private storage::RecoveryVisitor {
  public:
@@ -43,6 +46,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   Status open();
 
   void set_publish_filter(PublishFilter* filter) override;
+  void set_store_triggers(StoreTriggers* triggers) override;
   void run() override;
   void stop() override;
   void create_queue(std::string vhost, std::string name, QueueSettings settings,
@@ -64,6 +68,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
                   Callback<SettleOutcome> done) override;
   void nack_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases, bool requeue,
                    Callback<SettleOutcome> done) override;
+  void dead_letter_leases(std::string vhost, std::string name, std::vector<LeaseRef> leases,
+                          std::string reason, Callback<SettleOutcome> done) override;
   void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
               uint32_t visibility_timeout_seconds, Callback<SettleOutcome> done) override;
   void peek(std::string vhost, std::string name, uint32_t max_messages,
@@ -215,6 +221,12 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void settle_released(uint64_t held_id, std::vector<uint64_t> keys, std::vector<FilterVerdict>& verdicts,
                        const std::string& target_name);
 
+  // Triggers (broker_triggers.cc; docs/plugins.md, "Triggers").
+  // Adds a work item for each trigger of `queue` to `plan` (the record is copied).
+  void plan_trigger_work(CommitPlan& plan, const Queue& queue, const MessageAppendedRecord& record);
+  void do_dead_letter(const std::string& vhost, const std::string& name, const LeaseList& list,
+                      std::string_view reason, Callback<SettleOutcome> done);
+
   // Delivery (broker_delivery.cc).
   std::vector<DeliveredMessage> take_ready(Queue& queue, const ReceiveRequest& request);
   // nullopt when the message's record no longer reads: logged, and `queue` noted as damaged.
@@ -296,6 +308,7 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   std::vector<DegradedPart> recovery_problems_;
   PublishFilter* publish_filter_ = nullptr;  // set before run(); see set_publish_filter
   std::set<uint64_t> releasing_held_;        // held queues with a release under way
+  StoreTriggers* store_triggers_ = nullptr;  // set before run(); see set_store_triggers
   DamagedQueues damaged_queues_;
 
   mutable std::mutex health_mu_;

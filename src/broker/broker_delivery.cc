@@ -51,6 +51,15 @@ std::vector<uint64_t> without_repeats(std::vector<uint64_t> keys) {
 
 }  // namespace
 
+MessageAppendedRecord reissued_record(MessageAppendedRecord record, const MessageProperties& properties) {
+  record.delivery_count = 0;
+  record.expires_at_ms = 0;
+  record.deliver_at_ms = 0;
+  record.flags = 0;
+  record.properties = encode_properties(properties);
+  return record;
+}
+
 std::string BrokerCore::make_receipt(const LeaseRef& lease) const {
   return fmt::format("{:x}-{:x}-{:x}-{:x}", instance_tag_, lease.queue_id, lease.key, lease.nonce);
 }
@@ -289,19 +298,24 @@ void BrokerCore::do_ack(const std::string& vhost, const std::string& name, const
 
 void BrokerCore::do_nack(const std::string& vhost, const std::string& name, const LeaseList& list,
                          bool requeue, Callback<SettleOutcome> done) {
+  if (!requeue) return do_dead_letter(vhost, name, list, "rejected", std::move(done));
   auto settling = leased_messages(vhost, name, list);
   if (!settling) return done(std::move(settling).error());
   auto& [queue, keys] = *settling;
   CommitPlan plan;
-  for (uint64_t key : keys) {
-    if (requeue) {
-      plan_return(plan, *queue, key);
-    } else {
-      plan_dead_letter(plan, *queue, key, "rejected");
-    }
-  }
+  for (uint64_t key : keys) plan_return(plan, *queue, key);
   submit_settlement(std::move(plan), keys.size(), std::move(done));
-  if (requeue) serve_waiters(*queue);
+  serve_waiters(*queue);
+}
+
+void BrokerCore::do_dead_letter(const std::string& vhost, const std::string& name, const LeaseList& list,
+                                std::string_view reason, Callback<SettleOutcome> done) {
+  auto settling = leased_messages(vhost, name, list);
+  if (!settling) return done(std::move(settling).error());
+  auto& [queue, keys] = *settling;
+  CommitPlan plan;
+  for (uint64_t key : keys) plan_dead_letter(plan, *queue, key, reason);
+  submit_settlement(std::move(plan), keys.size(), std::move(done));
 }
 
 void BrokerCore::do_extend(const std::string& vhost, const std::string& name, const LeaseList& list,
@@ -376,12 +390,7 @@ void BrokerCore::plan_dead_letter(CommitPlan& plan, Queue& queue, uint64_t key, 
       properties->amqp_routing_key = queue.settings().dead_letter_queue;
   }
   const std::vector<Queue*> targets = resolve_dead_letter_targets(queue, *properties, plan);
-  MessageAppendedRecord moved = std::move(*record);
-  moved.delivery_count = 0;
-  moved.expires_at_ms = 0;
-  moved.deliver_at_ms = 0;
-  moved.flags = 0;
-  moved.properties = encode_properties(*properties);
+  const MessageAppendedRecord moved = reissued_record(std::move(*record), *properties);
   const auto body_bytes = static_cast<uint32_t>(moved.body.size());
   plan_settle(plan, queue, key, settle_reason);
   for (Queue* target : targets) plan_append(plan, *target, moved, body_bytes);

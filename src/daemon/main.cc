@@ -137,11 +137,13 @@ int serve(const std::string& config_file, const ops::FlagValues& flags, const Te
   // The host is the filter before the broker runs; it answers calls (with each attachment's
   // policy) even before its plug-ins have handshaken.
   (*broker)->set_publish_filter(plugin_host.get());
+  (*broker)->set_store_triggers(plugin_host.get());
   if (auto started = plugin_host->start(config.plugins); !started) {
     log_failure("server.start_failed", started.error());
     return exit_status_for(started.error().code());
   }
   (*broker)->run();
+  plugin_host->run_triggers(**broker);
   // The AMQP front end lists the publishers it blocks here; GET /api/v1/status reads them.
   net::BlockedPublishers blocked_publishers;
   auto server =

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <span>
 
 #include "util/nearest_name.h"
 
@@ -26,7 +27,14 @@ constexpr Range kRanges[] = {
     {"call_timeout_ms", 10, 600000},    {"handshake_timeout_ms", 100, 600000},
     {"ping_interval_ms", 100, 3600000}, {"max_memory_bytes", 0, 1ull << 40},
     {"max_open_files", 16, 1048576},    {"circuit_open_ms", 100, 86400000},
+    {"retry_initial_ms", 10, 86400000}, {"retry_max_ms", 10, 86400000},
+    {"max_attempts", 1, 1000000},       {"concurrency", 1, 1000},
 };
+
+// Keys that only one kind of plug-in takes.
+constexpr std::string_view kFilterOnlyKeys[] = {"policy"};
+constexpr std::string_view kTriggerOnlyKeys[] = {"retry_initial_ms", "retry_max_ms", "max_attempts",
+                                                 "concurrency"};
 
 const std::vector<std::string_view>& plugin_keys() {
   static const std::vector<std::string_view> keys = {"name",
@@ -40,6 +48,10 @@ const std::vector<std::string_view>& plugin_keys() {
                                                      "max_memory_bytes",
                                                      "max_open_files",
                                                      "circuit_open_ms",
+                                                     "retry_initial_ms",
+                                                     "retry_max_ms",
+                                                     "max_attempts",
+                                                     "concurrency",
                                                      "options"};
   return keys;
 }
@@ -68,6 +80,7 @@ class TableReader {
     config.max_open_files = read_number("max_open_files", config.max_open_files);
     config.timings.circuit_open_ms =
         static_cast<uint32_t>(read_number("circuit_open_ms", config.timings.circuit_open_ms));
+    read_retry(config);
     read_options(config);
     return config;
   }
@@ -126,13 +139,34 @@ class TableReader {
 
   void read_kind(PluginConfig& config) {
     auto kind = read_string("kind", true);
-    if (!kind || *kind == "filter") return;
-    if (*kind == "trigger") {
-      return problem("kind",
-                     "= \"trigger\": triggers are not built yet; only \"filter\" is (docs/plugins.md, "
-                     "\"Not yet built\")");
+    if (!kind) return;
+    if (*kind != plugins::kFilterKind && *kind != plugins::kTriggerKind) {
+      return problem("kind", fmt::format("= \"{}\" is not \"filter\" or \"trigger\"", *kind));
     }
-    problem("kind", fmt::format("= \"{}\" is not \"filter\" (the only kind built)", *kind));
+    config.kind = *kind;
+    const bool trigger = *kind == plugins::kTriggerKind;
+    const std::span<const std::string_view> other_kind_keys =
+        trigger ? std::span<const std::string_view>(kFilterOnlyKeys)
+                : std::span<const std::string_view>(kTriggerOnlyKeys);
+    for (std::string_view key : other_kind_keys) {
+      if (table_.get(key) != nullptr) {
+        problem(key, fmt::format("applies to kind = \"{}\" only; remove it from this kind = \"{}\" table",
+                                 trigger ? plugins::kFilterKind : plugins::kTriggerKind, *kind));
+      }
+    }
+  }
+
+  void read_retry(PluginConfig& config) {
+    plugins::TriggerRetry& retry = config.retry;
+    retry.initial_ms = static_cast<uint32_t>(read_number("retry_initial_ms", retry.initial_ms));
+    retry.max_ms = static_cast<uint32_t>(read_number("retry_max_ms", retry.max_ms));
+    retry.max_attempts = static_cast<uint32_t>(read_number("max_attempts", retry.max_attempts));
+    retry.concurrency = static_cast<uint32_t>(read_number("concurrency", retry.concurrency));
+    if (retry.max_ms < retry.initial_ms) {
+      problem("retry_max_ms", fmt::format("= {} is below retry_initial_ms = {}: the back-off starts at "
+                                          "retry_initial_ms and doubles up to retry_max_ms",
+                                          retry.max_ms, retry.initial_ms));
+    }
   }
 
   std::vector<std::string> read_strings(std::string_view key, std::string_view expected) {
@@ -230,6 +264,15 @@ std::vector<PluginConfig> parse_plugin_tables(const toml::node& node, const std:
                       reader.source_of("name"), reader.key_name("name"), config.name));
     }
     for (const std::string& queue : config.queues) {
+      if (config.kind == plugins::kTriggerKind) {
+        if (queue.starts_with("ballast.")) {
+          problems.push_back(
+              fmt::format("{}: {}: queue \"{}\" is one of the broker's own (\"ballast.\"); attach triggers "
+                          "to your queues",
+                          reader.source_of("queues"), reader.key_name("queues"), queue));
+        }
+        continue;
+      }
       auto [existing, inserted] = filter_of_queue.emplace(queue, config.name);
       if (!inserted) {
         problems.push_back(

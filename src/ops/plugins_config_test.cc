@@ -65,10 +65,59 @@ queues = ["other"]
   EXPECT_EQ(second.max_memory_bytes, 512ull << 20);
 }
 
+TEST_F(PluginsConfigTest, TriggersTakeRetryKeysAndNoPolicy) {
+  const ConfigDraft good = load(R"([[plugins]]
+name = "hook"
+kind = "trigger"
+command = ["/bin/t"]
+queues = ["orders", "mail.in"]
+retry_initial_ms = 50
+retry_max_ms = 400
+max_attempts = 3
+concurrency = 2
+
+[[plugins]]
+name = "hook2"
+kind = "trigger"
+command = ["/bin/t"]
+queues = ["orders"]
+)");
+  ASSERT_TRUE(all(good).empty()) << all(good);
+  const plugins::PluginConfig& hook = good.config.plugins[0];
+  EXPECT_EQ(hook.kind, "trigger");
+  EXPECT_EQ(hook.retry, (plugins::TriggerRetry{50, 400, 3, 2}));
+  EXPECT_EQ(good.config.plugins[1].retry, plugins::TriggerRetry{});
+
+  const std::string problems = all(load(R"([[plugins]]
+name = "hook"
+kind = "trigger"
+command = ["/bin/t"]
+queues = ["ballast.dead-letter"]
+policy = "hold"
+retry_initial_ms = 500
+retry_max_ms = 100
+
+[[plugins]]
+name = "f"
+kind = "filter"
+command = ["/bin/f"]
+queues = ["q"]
+max_attempts = 3
+)"));
+  EXPECT_NE(problems.find("plugins[0].policy applies to kind = \"filter\" only"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[0].retry_max_ms = 100 is below retry_initial_ms = 500"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("queue \"ballast.dead-letter\" is one of the broker's own"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].max_attempts applies to kind = \"trigger\" only"), std::string::npos)
+      << problems;
+}
+
 TEST_F(PluginsConfigTest, EveryProblemIsReportedAtOnceWithFileLineAndKey) {
   const ConfigDraft draft = load(R"([[plugins]]
 name = "Bad Name"
-kind = "trigger"
+kind = "relay"
 command = []
 queues = ["q"]
 polcy = "hold"
@@ -90,7 +139,7 @@ queues = ["r"]
 )");
   const std::string problems = all(draft);
   EXPECT_NE(problems.find(":2: plugins[0].name = \"Bad Name\" must be"), std::string::npos) << problems;
-  EXPECT_NE(problems.find("plugins[0].kind = \"trigger\": triggers are not built yet"), std::string::npos)
+  EXPECT_NE(problems.find("plugins[0].kind = \"relay\" is not \"filter\" or \"trigger\""), std::string::npos)
       << problems;
   EXPECT_NE(problems.find("plugins[0].command must be a non-empty array"), std::string::npos) << problems;
   EXPECT_NE(problems.find(":6: unknown key plugins[0].polcy (did you mean policy?)"), std::string::npos)

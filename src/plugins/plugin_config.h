@@ -35,12 +35,27 @@ struct SupervisionTimings {
   bool operator==(const SupervisionTimings&) const = default;
 };
 
+// How a trigger's failed calls are retried (docs/plugins.md, "Triggers"): the [[plugins]] keys
+// retry_initial_ms, retry_max_ms, max_attempts and concurrency. Triggers only.
+struct TriggerRetry {
+  uint32_t initial_ms = 1000;  // the delay after a first failed attempt
+  uint32_t max_ms = 300000;    // the delay doubles up to this
+  uint32_t max_attempts = 10;  // then the work item is dead-lettered with the last reason
+  uint32_t concurrency = 4;    // work items in flight (called or waiting to retry) at once
+
+  bool operator==(const TriggerRetry&) const = default;
+};
+
+inline constexpr std::string_view kFilterKind = "filter";
+inline constexpr std::string_view kTriggerKind = "trigger";
+
 struct PluginConfig {
   std::string name;                  // [a-z0-9._-]+, unique
-  std::string kind = "filter";       // only "filter" is built
+  std::string kind = "filter";       // "filter" or "trigger"
   std::vector<std::string> command;  // argv; argv[0] absolute or found on PATH
-  std::vector<std::string> queues;   // queues of vhost "/" whose publishes it filters
-  FilterPolicy policy = FilterPolicy::kHold;
+  std::vector<std::string> queues;   // queues of vhost "/" it filters, or whose stored messages it hears of
+  FilterPolicy policy = FilterPolicy::kHold;  // filters only
+  TriggerRetry retry;                         // triggers only
   uint32_t call_timeout_ms = 1000;
   uint32_t handshake_timeout_ms = 5000;
   uint32_t ping_interval_ms = 5000;

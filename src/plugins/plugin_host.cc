@@ -45,12 +45,12 @@ Status PluginHost::start(std::vector<PluginConfig> configs) {
   BALLAST_CHECK(sigpipe_ignored(), "PluginHost::start needs SIGPIPE ignored");
   BALLAST_CHECK(supervisors_.empty() && !thread_.joinable(), "PluginHost::start called twice");
   auto attachments = std::make_shared<Attachments>();
+  auto trigger_attachments = std::make_shared<TriggerAttachments>();
   std::set<std::string> names;
   for (PluginConfig& config : configs) {
-    if (config.kind != "filter") {
-      return config_error(
-          fmt::format("plug-in \"{}\" has kind = \"{}\": only \"filter\" is built", config.name, config.kind),
-          "set kind = \"filter\" in its [[plugins]] table (triggers are not built yet)");
+    if (config.kind != kFilterKind && config.kind != kTriggerKind) {
+      return config_error(fmt::format("plug-in \"{}\" has kind = \"{}\"", config.name, config.kind),
+                          "set kind = \"filter\" or kind = \"trigger\" in its [[plugins]] table");
     }
     if (!names.insert(config.name).second) {
       return config_error(fmt::format("two [[plugins]] tables have name = \"{}\"", config.name),
@@ -58,25 +58,56 @@ Status PluginHost::start(std::vector<PluginConfig> configs) {
     }
     supervisors_.push_back(
         std::make_unique<PluginSupervisor>(io_, std::move(config), clock_, std::string(kBrokerVersion)));
-    for (const std::string& queue : supervisors_.back()->config().queues) {
-      auto [existing, inserted] = attachments->emplace(queue, supervisors_.back().get());
-      if (!inserted) {
-        return config_error(fmt::format("queue \"{}\" is attached to filters \"{}\" and \"{}\"", queue,
-                                        existing->second->config().name, supervisors_.back()->config().name),
-                            "attach a queue to one filter only: remove it from the queues of one of them");
-      }
+    if (auto attached = attach(*supervisors_.back(), *attachments, *trigger_attachments); !attached) {
+      return attached;
     }
   }
   {
     std::lock_guard lock(mu_);
     attachments_ = std::move(attachments);
+    triggers_any_.store(!trigger_attachments->empty());
+    trigger_attachments_ = std::move(trigger_attachments);
     accepting_ = true;
   }
+  gate_ = std::make_shared<PostGate>(io_);
   for (auto& supervisor : supervisors_) {
     boost::asio::post(io_, [raw = supervisor.get()] { raw->start(); });
   }
   thread_ = std::thread([this] { run_io(); });
   return ok_status();
+}
+
+Status PluginHost::attach(PluginSupervisor& supervisor, Attachments& filters, TriggerAttachments& triggers) {
+  const PluginConfig& config = supervisor.config();
+  for (const std::string& queue : config.queues) {
+    if (config.kind == kTriggerKind) {
+      if (queue.starts_with("ballast.")) {
+        return config_error(fmt::format("trigger \"{}\" is attached to queue \"{}\", one of the broker's own",
+                                        config.name, queue),
+                            "attach triggers to your own queues only (names not starting with \"ballast.\")");
+      }
+      triggers[queue].push_back(config.name);
+      continue;
+    }
+    auto [existing, inserted] = filters.emplace(queue, &supervisor);
+    if (!inserted) {
+      return config_error(fmt::format("queue \"{}\" is attached to filters \"{}\" and \"{}\"", queue,
+                                      existing->second->config().name, config.name),
+                          "attach a queue to one filter only: remove it from the queues of one of them");
+    }
+  }
+  return ok_status();
+}
+
+void PluginHost::run_triggers(broker::Broker& broker) {
+  BALLAST_CHECK(gate_ != nullptr && workers_.empty(), "PluginHost::run_triggers before start() or twice");
+  for (auto& supervisor : supervisors_) {
+    if (supervisor->config().kind != kTriggerKind) continue;
+    workers_.push_back(std::make_unique<TriggerWorker>(io_, *supervisor, broker, gate_));
+  }
+  for (auto& worker : workers_) {
+    boost::asio::post(io_, [raw = worker.get()] { raw->start(); });
+  }
 }
 
 void PluginHost::run_io() {
@@ -103,9 +134,13 @@ void PluginHost::stop() {
   // Posted after every filter() that was accepted, so their calls are answered first.
   boost::asio::post(io_, [this] { stop_supervisors(); });
   thread_.join();
+  if (gate_) gate_->close();
 }
 
 void PluginHost::stop_supervisors() {
+  // Workers first: what they give back goes to the broker, and the calls in flight that the
+  // supervisors then answer are given back too.
+  for (auto& worker : workers_) worker->stop();
   auto remaining = std::make_shared<size_t>(supervisors_.size());
   if (*remaining == 0) return io_.stop();
   for (auto& supervisor : supervisors_) {
@@ -126,6 +161,31 @@ PluginSupervisor* PluginHost::supervisor_for(const std::string& vhost, const std
   if (!snapshot) return nullptr;
   auto found = snapshot->find(queue);
   return found == snapshot->end() ? nullptr : found->second;
+}
+
+bool PluginHost::triggers_any() const {
+  return triggers_any_.load(std::memory_order_acquire);
+}
+
+std::vector<std::string> PluginHost::triggers(const std::string& vhost, const std::string& queue) const {
+  if (vhost != kRootVhost) return {};
+  std::shared_ptr<const TriggerAttachments> snapshot;
+  {
+    std::lock_guard lock(mu_);
+    snapshot = trigger_attachments_;
+  }
+  if (!snapshot) return {};
+  auto found = snapshot->find(queue);
+  return found == snapshot->end() ? std::vector<std::string>{} : found->second;
+}
+
+std::vector<std::pair<std::string, TriggerCounters>> PluginHost::trigger_counters() const {
+  std::vector<std::pair<std::string, TriggerCounters>> counters;
+  for (const auto& worker : workers_) {
+    counters.emplace_back(worker->queue_name().substr(broker::kTriggerQueuePrefix.size()),
+                          worker->counters());
+  }
+  return counters;
 }
 
 bool PluginHost::filters(const std::string& vhost, const std::string& queue) const {

@@ -10,6 +10,10 @@
 // verdict (policy_verdict.h) when the plug-in is down, misses the deadline, dies mid-call or the
 // supervisor stops.
 //
+// Trigger calls (plugin_supervisor_triggers.cc): one frame per stored message, with its own id
+// and deadline; answered exactly once with the plug-in's outcome, or with kRetry naming why
+// when the plug-in is down, misses the deadline, dies mid-call or the supervisor stops.
+//
 // Threading: confined to the host's io_context thread, except ready(), which any thread may
 // call. The io_context and the Clock must outlive the supervisor; destroy it only after the
 // io_context has stopped running (handlers hold `this`).
@@ -29,6 +33,7 @@
 #include "plugins/frame_codec.h"
 #include "plugins/plugin_config.h"
 #include "plugins/plugin_process.h"
+#include "plugins/protocol_frames.h"
 #include "util/clock.h"
 
 namespace ballast::plugins {
@@ -36,6 +41,7 @@ namespace ballast::plugins {
 class PluginSupervisor {
  public:
   using VerdictCallback = std::function<void(broker::FilterVerdict)>;
+  using OutcomeCallback = std::function<void(TriggerOutcome)>;
 
   PluginSupervisor(boost::asio::io_context& io, PluginConfig config, const Clock& clock,
                    std::string broker_version);
@@ -55,6 +61,10 @@ class PluginSupervisor {
   void filter(const std::string& vhost, const std::string& queue, broker::PublishRequest message,
               VerdictCallback done);
 
+  // Calls a trigger plug-in about one stored message; `done` runs exactly once, on the io thread
+  // (at once when the plug-in is down: kRetry; when the frame would be over the cap: kFailed).
+  void trigger(const TriggerWork& work, OutcomeCallback done);
+
   // Whether the plug-in has handshaken and not failed since. Thread-safe, never blocks.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   const PluginConfig& config() const { return config_; }
@@ -69,6 +79,7 @@ class PluginSupervisor {
     broker::PublishRequest message;
     VerdictCallback done;
     std::unique_ptr<boost::asio::steady_timer> deadline;
+    OutcomeCallback outcome_done;  // set for a trigger call (then `done` is empty)
   };
 
   // Start and failure (plugin_supervisor.cc).
@@ -93,6 +104,7 @@ class PluginSupervisor {
   void on_hello(const nlohmann::json& frame);
   void on_pong(const nlohmann::json& frame);
   void on_verdict(const nlohmann::json& frame);
+  void on_outcome(const nlohmann::json& frame);  // plugin_supervisor_triggers.cc
   void on_unasked_id(std::string_view type, const nlohmann::json& frame);
   bool is_current(uint64_t generation) const;
   Incarnation* find_incarnation(uint64_t generation);
@@ -100,6 +112,8 @@ class PluginSupervisor {
   // Calls and health (plugin_supervisor_calls.cc).
   void schedule_ping();
   void send_ping(uint64_t generation);
+  // Sends `frame` as call `id` and starts its deadline.
+  void start_call(uint64_t id, std::string frame, Call call);
   void on_call_deadline(uint64_t id);
   void answer_with_policy(Call& call, std::string_view why, std::string_view operator_fix);
   void answer_all_with_policy(std::string_view why, std::string_view operator_fix);

@@ -27,9 +27,12 @@ void PluginSupervisor::filter(const std::string& vhost, const std::string& queue
         "lower limits.max_message_bytes for filtered queues (a body travels base64-encoded)"));
     return;
   }
+  start_call(id, std::move(frame), Call{vhost, queue, std::move(message), std::move(done), nullptr, nullptr});
+}
+
+void PluginSupervisor::start_call(uint64_t id, std::string frame, Call call) {
   send_encoded(std::move(frame));
-  Call call{vhost, queue, std::move(message), std::move(done),
-            std::make_unique<boost::asio::steady_timer>(io_)};
+  call.deadline = std::make_unique<boost::asio::steady_timer>(io_);
   call.deadline->expires_after(std::chrono::milliseconds(config_.call_timeout_ms));
   call.deadline->async_wait([this, id](const boost::system::error_code& error) {
     if (!error) on_call_deadline(id);
@@ -46,9 +49,10 @@ void PluginSupervisor::on_call_deadline(uint64_t id) {
       log::Level::kWarn, "plugin.slow",
       {log::kv("plugin", config_.name), log::kv("queue", call.queue), log::kv("code", "PLUGIN_UNAVAILABLE"),
        log::kv("call_timeout_ms", config_.call_timeout_ms),
-       log::kv("policy", filter_policy_name(config_.policy))});
+       log::kv("policy",
+               call.outcome_done ? std::string_view("retry") : filter_policy_name(config_.policy))});
   answer_with_policy(
-      call, fmt::format("too slow: no verdict within call_timeout_ms = {} ms", config_.call_timeout_ms),
+      call, fmt::format("too slow: no answer within call_timeout_ms = {} ms", config_.call_timeout_ms),
       fmt::format("make the plug-in faster or raise call_timeout_ms in the [[plugins]] table with "
                   "name = \"{}\"",
                   config_.name));
@@ -57,7 +61,7 @@ void PluginSupervisor::on_call_deadline(uint64_t id) {
 void PluginSupervisor::on_verdict(const nlohmann::json& frame) {
   const std::optional<uint64_t> id = frame_id(frame);
   auto found = id ? calls_.find(*id) : calls_.end();
-  if (found == calls_.end()) return on_unasked_id("verdict", frame);
+  if (found == calls_.end() || found->second.outcome_done) return on_unasked_id("verdict", frame);
   Call call = std::move(found->second);
   calls_.erase(found);
   call.deadline->cancel();
@@ -72,6 +76,7 @@ void PluginSupervisor::on_verdict(const nlohmann::json& frame) {
 
 void PluginSupervisor::answer_with_policy(Call& call, std::string_view why, std::string_view operator_fix) {
   call.deadline->cancel();
+  if (call.outcome_done) return call.outcome_done(TriggerOutcome{TriggerResult::kRetry, std::string(why)});
   call.done(policy_verdict(config_, call.vhost, call.queue, std::move(call.message), why, operator_fix));
 }
 

@@ -121,6 +121,7 @@ void PluginSupervisor::on_frame(const nlohmann::json& frame) {
                 fmt::format("broke the protocol: its first frame has type \"{}\", not \"hello\"", type), "");
   }
   if (type == "verdict") return on_verdict(frame);
+  if (type == "outcome") return on_outcome(frame);
   if (type == "pong") return on_pong(frame);
   fail(Failure::kProtocolError, fmt::format("broke the protocol: a frame of unexpected type \"{}\"", type),
        "");

@@ -71,6 +71,19 @@ broker::FilterVerdict rejected(const PluginConfig& config, std::string_view vhos
   return verdict;
 }
 
+json message_object(const std::string& id, const std::string& body,
+                    const broker::MessageProperties& properties, uint8_t priority) {
+  json headers = json::object();
+  for (const auto& [key, value] : properties.headers) headers[key] = value;
+  return json{{"id", id},
+              {"body_base64", base64_encode(body)},
+              {"content_type", properties.content_type},
+              {"correlation_id", properties.correlation_id},
+              {"reply_to", properties.reply_to},
+              {"headers", headers},
+              {"priority", priority}};
+}
+
 }  // namespace
 
 json hello_frame(const PluginConfig& config, std::string_view broker_version) {
@@ -86,16 +99,48 @@ json ping_frame(uint64_t id) {
 
 json filter_frame(uint64_t id, std::string_view vhost, std::string_view queue,
                   const broker::PublishRequest& message) {
-  json headers = json::object();
-  for (const auto& [key, value] : message.properties.headers) headers[key] = value;
-  json body{{"id", message.id},
-            {"body_base64", base64_encode(message.body)},
-            {"content_type", message.properties.content_type},
-            {"correlation_id", message.properties.correlation_id},
-            {"reply_to", message.properties.reply_to},
-            {"headers", headers},
-            {"priority", message.priority}};
+  json body = message_object(message.id, message.body, message.properties, message.priority);
   return json{{"type", "filter"}, {"id", id}, {"vhost", vhost}, {"queue", queue}, {"message", body}};
+}
+
+json trigger_frame(uint64_t id, const TriggerWork& work) {
+  const broker::DeliveredMessage& message = work.message;
+  json body = message_object(message.id, message.body, message.properties, message.priority);
+  body["published_at_ms"] = message.published_at_ms;
+  return json{{"type", "trigger"},       {"id", id},       {"vhost", work.vhost}, {"queue", work.queue},
+              {"attempt", work.attempt}, {"message", body}};
+}
+
+std::string_view trigger_result_name(TriggerResult result) {
+  switch (result) {
+    case TriggerResult::kDone:
+      return "done";
+    case TriggerResult::kRetry:
+      return "retry";
+    case TriggerResult::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+Result<TriggerOutcome> outcome_from_frame(const json& frame) {
+  const std::string result = string_member(frame, "result");
+  TriggerOutcome outcome;
+  outcome.reason = string_member(frame, "reason");
+  if (result == "done") {
+    outcome.result = TriggerResult::kDone;
+  } else if (result == "retry") {
+    outcome.result = TriggerResult::kRetry;
+  } else if (result == "failed") {
+    outcome.result = TriggerResult::kFailed;
+  } else {
+    return Error(ErrorCode::kPluginUnavailable,
+                 fmt::format("an outcome's result \"{}\" is not done, retry or failed", result),
+                 "the plug-in must answer as docs/plugins.md (\"Trigger calls\") describes; fix or replace "
+                 "the plug-in. The broker restarts it");
+  }
+  if (outcome.result != TriggerResult::kDone && outcome.reason.empty()) outcome.reason = "no reason given";
+  return outcome;
 }
 
 Result<std::string> check_hello(const json& frame, const PluginConfig& config) {

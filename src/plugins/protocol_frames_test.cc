@@ -145,3 +145,68 @@ TEST(PolicyVerdict, EachPolicyGivesItsVerdictNamingThePluginAndWhy) {
 
 }  // namespace
 }  // namespace ballast::plugins
+
+namespace ballast::plugins {
+namespace {
+
+TEST(ProtocolFrames, ATriggerFrameCarriesTheQueueAttemptAndMessage) {
+  TriggerWork work;
+  work.vhost = "/";
+  work.queue = "orders";
+  work.attempt = 3;
+  work.message.id = "m-7";
+  work.message.body = std::string("a\0b", 3);
+  work.message.properties.content_type = "application/json";
+  work.message.properties.headers = {{"k", "v"}};
+  work.message.priority = 2;
+  work.message.published_at_ms = 1700000000123;
+  const json frame = trigger_frame(9, work);
+  EXPECT_EQ(frame["type"], "trigger");
+  EXPECT_EQ(frame["id"], 9);
+  EXPECT_EQ(frame["vhost"], "/");
+  EXPECT_EQ(frame["queue"], "orders");
+  EXPECT_EQ(frame["attempt"], 3);
+  EXPECT_EQ(frame["message"]["id"], "m-7");
+  EXPECT_EQ(base64_decode(frame["message"]["body_base64"].get<std::string>()), std::string("a\0b", 3));
+  EXPECT_EQ(frame["message"]["content_type"], "application/json");
+  EXPECT_EQ(frame["message"]["headers"]["k"], "v");
+  EXPECT_EQ(frame["message"]["priority"], 2);
+  EXPECT_EQ(frame["message"]["published_at_ms"], 1700000000123);
+}
+
+TEST(ProtocolFrames, OutcomesAreDoneRetryOrFailedWithAReason) {
+  auto done = outcome_from_frame(json{{"type", "outcome"}, {"id", 1}, {"result", "done"}});
+  ASSERT_TRUE(done) << done.error().describe();
+  EXPECT_EQ(done->result, TriggerResult::kDone);
+  auto retry =
+      outcome_from_frame(json{{"type", "outcome"}, {"id", 1}, {"result", "retry"}, {"reason", "HTTP 503"}});
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->result, TriggerResult::kRetry);
+  EXPECT_EQ(retry->reason, "HTTP 503");
+  auto failed = outcome_from_frame(json{{"type", "outcome"}, {"id", 1}, {"result", "failed"}});
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->result, TriggerResult::kFailed);
+  EXPECT_EQ(failed->reason, "no reason given");
+  EXPECT_EQ(trigger_result_name(TriggerResult::kFailed), "failed");
+}
+
+TEST(ProtocolFrames, AnOutcomeWithAnUnknownResultIsAProtocolError) {
+  for (const json& frame : {json{{"type", "outcome"}, {"id", 1}, {"result", "maybe"}},
+                            json{{"type", "outcome"}, {"id", 1}}, json{{"type", "outcome"}, {"result", 3}}}) {
+    auto outcome = outcome_from_frame(frame);
+    ASSERT_FALSE(outcome) << frame.dump();
+    EXPECT_EQ(outcome.error().code(), ErrorCode::kPluginUnavailable);
+    EXPECT_NE(outcome.error().message().find("is not done, retry or failed"), std::string::npos);
+  }
+}
+
+TEST(ProtocolFrames, ATriggerMustAnnounceTheTriggerCapability) {
+  PluginConfig config = spam_filter();
+  config.kind = "trigger";
+  EXPECT_EQ(hello_frame(config, "b")["kind"], "trigger");
+  EXPECT_FALSE(check_hello(json{{"type", "hello"}, {"protocol", 1}, {"capabilities", {"filter"}}}, config));
+  EXPECT_TRUE(check_hello(json{{"type", "hello"}, {"protocol", 1}, {"capabilities", {"trigger"}}}, config));
+}
+
+}  // namespace
+}  // namespace ballast::plugins

@@ -86,6 +86,13 @@ void TrackedBroker::nack_leases(std::string vhost, std::string name, std::vector
                      track(std::move(done), calls_));
 }
 
+void TrackedBroker::dead_letter_leases(std::string vhost, std::string name,
+                                       std::vector<broker::LeaseRef> leases, std::string reason,
+                                       broker::Callback<broker::SettleOutcome> done) {
+  inner_.dead_letter_leases(std::move(vhost), std::move(name), std::move(leases), std::move(reason),
+                            track(std::move(done), calls_));
+}
+
 void TrackedBroker::extend(std::string vhost, std::string name, std::vector<std::string> receipts,
                            uint32_t visibility_timeout_seconds,
                            broker::Callback<broker::SettleOutcome> done) {

@@ -23,6 +23,7 @@ class TrackedBroker final : public broker::Broker {
   uint64_t unanswered_long_polls() const { return long_polls_.load(); }
 
   void set_publish_filter(broker::PublishFilter* filter) override { inner_.set_publish_filter(filter); }
+  void set_store_triggers(broker::StoreTriggers* triggers) override { inner_.set_store_triggers(triggers); }
   void run() override { inner_.run(); }
   void stop() override { inner_.stop(); }
   void create_queue(std::string vhost, std::string name, broker::QueueSettings settings,
@@ -53,6 +54,8 @@ class TrackedBroker final : public broker::Broker {
                   broker::Callback<broker::SettleOutcome> done) override;
   void nack_leases(std::string vhost, std::string name, std::vector<broker::LeaseRef> leases, bool requeue,
                    broker::Callback<broker::SettleOutcome> done) override;
+  void dead_letter_leases(std::string vhost, std::string name, std::vector<broker::LeaseRef> leases,
+                          std::string reason, broker::Callback<broker::SettleOutcome> done) override;
   void extend(std::string vhost, std::string name, std::vector<std::string> receipts,
               uint32_t visibility_timeout_seconds, broker::Callback<broker::SettleOutcome> done) override;
   void peek(std::string vhost, std::string name, uint32_t max_messages,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A plug-in that handshakes, answers pings, and exits with status 3 on every filter call."""
+"""A plug-in that handshakes, answers pings, and exits with status 3 on every filter or trigger call."""
 import sys
 
 from plugin_wire import serve

@@ -34,12 +34,12 @@ def handshake(version="test"):
     if hello is None:
         sys.exit(0)
     write_frame({"type": "hello", "protocol": 1, "name": hello.get("name", "test"),
-                 "version": version, "capabilities": ["filter"]})
+                 "version": version, "capabilities": [hello.get("kind", "filter")]})
     return hello
 
 
 def serve(on_filter):
-    """Answers pings and hands each filter frame to on_filter(frame, options) until EOF."""
+    """Answers pings and hands each filter (or trigger) frame to on_filter(frame, options) until EOF."""
     hello = handshake()
     options = hello.get("options", {})
     while True:
@@ -48,5 +48,5 @@ def serve(on_filter):
             return
         if frame["type"] == "ping":
             write_frame({"type": "pong", "id": frame["id"]})
-        elif frame["type"] == "filter":
+        elif frame["type"] in ("filter", "trigger"):
             on_filter(frame, options)
