@@ -358,14 +358,12 @@ bool Connection::handle_connection_method(const Method& method, MethodId id) {
     // publishes are stored: once the client sees it, another connection finds them in the queue.
     flush_publishes();
     flush_acks();
-    answers_before_close_ok_ += publish_batches_in_flight_;
-    for (auto& [channel_id, channel] : channels_) {
-      release_channel(channel);
-      answers_before_close_ok_ += channel.orphan_polls;
-    }
+    for (auto& [channel_id, channel] : channels_) release_channel(channel);
     channels_.clear();
     state_ = State::kClosed;
-    if (answers_before_close_ok_ == 0) finish_client_close();
+    close_ok_pending_ = true;
+    close_requested_ms_ = steady_now_ms();
+    maybe_finish_client_close();
     return false;
   }
   if (std::holds_alternative<ConnectionCloseOk>(method)) {
@@ -519,6 +517,15 @@ void Connection::fatal_frame_error(std::string text) {
 }
 
 void Connection::on_timer(int64_t now_ms) {
+  if (close_ok_pending_ && now_ms - close_requested_ms_ > options_.publish_timeout_ms) {
+    // The broker did not answer in time (storage stalled): the client is not kept waiting.
+    log::event(log::Level::kWarn, "amqp.close_ok_forced",
+               {log::kv("peer", peer_), log::kv("polls_out", polls_out_),
+                log::kv("publish_batches", publish_batches_in_flight_),
+                log::kv("timeout_ms", options_.publish_timeout_ms)});
+    close_ok_pending_ = false;
+    finish_client_close();
+  }
   if (state_ == State::kClosed) return;
   if (state_ < State::kOpen && now_ms - connected_at_ms_ > kHandshakeTimeoutMs) {
     log::event(log::Level::kInfo, "amqp.handshake_timeout",
@@ -586,6 +593,17 @@ void Connection::finish_client_close() {
   io_.close_after_output();
 }
 
+void Connection::maybe_finish_client_close() {
+  if (!close_ok_pending_ || polls_out_ > 0 || publish_batches_in_flight_ > 0) return;
+  close_ok_pending_ = false;
+  finish_client_close();
+}
+
+Connection::Channel* Connection::poll_owner(ChannelRef ref) {
+  Channel* channel = find_channel(ref.id);
+  return channel != nullptr && channel->incarnation == ref.incarnation ? channel : nullptr;
+}
+
 bool Connection::handle_channel_method(Channel& channel, Method& method, MethodId id) {
   return std::visit(
       [&](auto& m) -> bool {
@@ -595,8 +613,8 @@ bool Connection::handle_channel_method(Channel& channel, Method& method, MethodI
           // deliveries: close-ok waits until they are back in their queues, so that the client
           // finds them there once it has it (as with RabbitMQ).
           release_channel(channel);
-          channel.polls_before_close_ok = channel.orphan_polls;
-          if (channel.polls_before_close_ok > 0) {
+          if (channel.polls_out > 0) {
+            channel.close_ok_pending = true;
             pause();
             return true;
           }

@@ -178,10 +178,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, Unacked> unacked;
     std::map<std::string, Consumer> consumers;
     bool flow_active = true;
-    // Polls still out for consumers removed since (basic.cancel): their deliveries go back to
-    // the queue when they arrive, and channel.close-ok waits for them.
-    uint32_t orphan_polls = 0;
-    uint32_t polls_before_close_ok = 0;  // channel.close received; polls still out
+    // Broker polls of this channel's consumers not yet answered (also of consumers cancelled
+    // since: their deliveries go back to the queue when they arrive).
+    uint32_t polls_out = 0;
+    bool close_ok_pending = false;  // channel.close received; close-ok once polls_out is 0
   };
 
   // Input.
@@ -190,6 +190,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool handle_frame(const Frame& frame);
   bool handle_connection_method(const Method& method, MethodId id);
   void finish_client_close();
+  // Sends connection.close-ok if it is pending and nothing it waits for is still out.
+  void maybe_finish_client_close();
+  // The channel a poll was issued for, closing or not; null once it is gone.
+  Channel* poll_owner(ChannelRef ref);
   bool handle_channel_frame(const Frame& frame);
   bool handle_channel_method(Channel& channel, Method& method, MethodId id);
   bool handle_content_header(Channel& channel, std::string_view payload);
@@ -340,10 +344,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t last_sent_ms_ = 0;
   size_t outbox_at_last_tick_ = 0;
   bool client_wants_cancel_notify_ = false;
-  // connection.close received: the broker answers still to come before close-ok (polls out,
-  // publish batches not yet stored), so that once the client sees it their deliveries are back
-  // in their queues and its publishes are stored.
-  uint32_t answers_before_close_ok_ = 0;
+  // connection.close received: close-ok once every broker poll is answered (its deliveries back
+  // in their queues) and every publish batch is stored, or after amqp.publish_timeout_ms.
+  bool close_ok_pending_ = false;
+  int64_t close_requested_ms_ = 0;
+  uint32_t polls_out_ = 0;
   uint32_t publish_batches_in_flight_ = 0;
   bool client_wants_blocked_notify_ = false;
   bool blocked_ = false;

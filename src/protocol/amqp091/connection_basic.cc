@@ -110,10 +110,7 @@ void Connection::flush_publishes() {
                                  Connection& self, auto result) {
                                --self.publish_batches_in_flight_;
                                self.on_published(*batch, std::move(result));
-                               if (self.state_ == State::kClosed && self.answers_before_close_ok_ > 0 &&
-                                   --self.answers_before_close_ok_ == 0) {
-                                 self.finish_client_close();
-                               }
+                               self.maybe_finish_client_close();
                              }));
 }
 
@@ -256,6 +253,8 @@ void Connection::pump(Channel& channel, Consumer& consumer) {
   request.hold_until_settled = true;
   request.waiter_id = consumer.waiter_id;
   request.receipt_strings = false;
+  ++channel.polls_out;
+  ++polls_out_;
   broker_.receive(vhost_, consumer.queue, request,
                   on_deliveries(consumer.queue, [channel = ref(channel), tag = consumer.tag,
                                                  queue = consumer.queue](Connection& self, auto result) {
@@ -271,16 +270,18 @@ void Connection::pump_all() {
 
 void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, const std::string& queue,
                               Result<std::vector<broker::DeliveredMessage>> result) {
-  if (answers_before_close_ok_ > 0) {  // connection.close received; this poll was still out
+  // Every poll is counted out here, whatever its answer and whatever became of its channel.
+  --polls_out_;
+  Channel* owner = poll_owner(channel_ref);
+  if (owner != nullptr) --owner->polls_out;
+  if (state_ == State::kClosed) {  // connection.close received; this poll was still out
     if (result) return_deliveries(broker_, vhost_, queue, *result);
-    if (--answers_before_close_ok_ == 0) finish_client_close();
+    maybe_finish_client_close();
     return;
   }
-  if (Channel* closing = find_channel(channel_ref.id); closing != nullptr &&
-                                                       closing->incarnation == channel_ref.incarnation &&
-                                                       closing->polls_before_close_ok > 0) {
+  if (owner != nullptr && owner->close_ok_pending) {
     if (result) return_deliveries(broker_, vhost_, queue, *result);
-    if (--closing->polls_before_close_ok == 0) {
+    if (owner->polls_out == 0) {
       send(channel_ref.id, ChannelCloseOk{});
       channels_.erase(channel_ref.id);
       resume();
@@ -315,7 +316,6 @@ void Connection::on_delivered(ChannelRef channel_ref, const std::string& tag, co
   if (consumer == nullptr) {
     // The consumer went away while the poll was out: the messages go back to the queue.
     return_deliveries(broker_, vhost_, queue, *result);
-    if (channel != nullptr && channel->orphan_polls > 0) --channel->orphan_polls;
     return;
   }
   consumer->polling = false;
@@ -412,11 +412,7 @@ void Connection::basic_cancel(Channel& channel, const std::string& tag, bool now
 void Connection::remove_consumer(Channel& channel, Consumer& consumer) {
   const Registry::QueueKey key{vhost_, consumer.queue};
   registry_.remove_consumer(key, id_, channel.id, consumer.tag);
-  if (consumer.polling) {
-    broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
-    consumer.polling = false;
-    ++channel.orphan_polls;
-  }
+  if (consumer.polling) broker_.cancel_receive(vhost_, consumer.queue, consumer.waiter_id);
   if (!consumer.auto_delete_queue || registry_.consumer_count(key) > 0) return;
   // RabbitMQ's auto-delete: the queue goes with its last consumer. Unacked deliveries are
   // settled by the deletion; the consumers' channels learn it from basic.cancel.

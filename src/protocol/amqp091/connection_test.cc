@@ -51,6 +51,18 @@ class TestTransport final : public ConnectionIo {
     return true;
   }
 
+  // Runs the answers posted so far, waiting for one if there is none yet; false after kDeadline.
+  bool run_posted() {
+    if (!await_posted()) return false;
+    std::deque<std::function<void()>> ready;
+    {
+      std::lock_guard lock(mu_);
+      ready.swap(tasks_);
+    }
+    for (auto& task : ready) task();
+    return true;
+  }
+
   // Waits until the broker has posted an answer, without running it; false after kDeadline.
   bool await_posted() {
     std::unique_lock lock(mu_);
@@ -275,6 +287,26 @@ TEST_F(ConnectionTest, ConnectionCloseOkWaitsUntilPublishesWithoutConfirmsAreSto
   EXPECT_EQ(find_received<ConnectionCloseOk>(0), nullptr) << "close-ok before the publish was stored";
   ASSERT_NE(await_received<ConnectionCloseOk>(0), nullptr);
   EXPECT_EQ(stats("jobs").messages, 2u);
+}
+
+TEST_F(ConnectionTest, ConnectionCloseCrossingAServerChannelCloseStillGetsCloseOk) {
+  // A bad ack closes the channel from the server side while its consumer's poll is out; the
+  // client's connection.close crosses that channel.close. The poll's answer must still be
+  // counted, or close-ok would never come.
+  create_queue_with("jobs", "work");
+  open_channel_one();
+  ASSERT_NE(get_one("jobs"), 0u);  // the queue is now empty: the consumer's poll waits
+  BasicConsume consume;
+  consume.queue = "jobs";
+  consume.consumer_tag = "worker";
+  send(1, consume);
+  ASSERT_NE(await_received<BasicConsumeOk>(1), nullptr);
+  send(1, BasicAck{99, false});
+  ASSERT_NE(find_received<ChannelClose>(1), nullptr) << "an unknown delivery tag closes the channel";
+  ASSERT_TRUE(transport_.run_posted()) << "the cancelled poll was not answered";  // before the client's close
+  send(0, ConnectionClose{200, "bye", 0, 0});
+  ASSERT_NE(await_received<ConnectionCloseOk>(0), nullptr);
+  EXPECT_EQ(stats("jobs").messages, 1u) << "the unacked basic.get delivery is back";
 }
 
 TEST_F(ConnectionTest, AnEmptyTransactionCommitsAtOnce) {
