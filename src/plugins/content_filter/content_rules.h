@@ -33,7 +33,9 @@ struct ContentRule {
 struct ContentRules {
   int64_t reject_score = 5;
   std::string tag_header = "x-content-score";  // empty: never tag
-  uint64_t max_scan_bytes = 1 << 20;           // body bytes the regexes look at
+  // Body bytes the regexes look at. libstdc++'s std::regex recurses about once per character
+  // searched, so much more could overflow the plug-in's stack on a large body.
+  uint64_t max_scan_bytes = 16384;
   std::vector<ContentRule> rules;
 };
 
