@@ -15,8 +15,8 @@ constexpr std::string_view kFix =
     "limits.max_memory_bytes cannot be enforced";
 
 Error statm_error(const std::string& path, std::string_view why) {
-  return Error(ErrorCode::kBrokerMemoryLimit, fmt::format("cannot read the memory use from {}: {}", path, why),
-               std::string(kFix));
+  return Error(ErrorCode::kBrokerMemoryLimit,
+               fmt::format("cannot read the memory use from {}: {}", path, why), std::string(kFix));
 }
 
 // statm's fields are page counts: "size resident shared text lib data dt".
