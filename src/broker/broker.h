@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -230,6 +231,13 @@ class Broker {
   virtual void peek(std::string vhost, std::string name, uint32_t max_messages,
                     Callback<std::vector<DeliveredMessage>> done) = 0;
   virtual void stats(Callback<BrokerStats> done) = 0;
+
+  // Stores `settings` (opaque bytes; empty = none) as plug-in `plugin`'s run-time settings in
+  // the journal (record type 10); `done` runs once they are durable. The last stored wins.
+  virtual void store_plugin_settings(std::string plugin, std::string settings, Callback<void> done) = 0;
+  // The run-time settings of every plug-in as recovered by open() (none stored: absent). Only
+  // before run(), on the opening thread.
+  virtual std::map<std::string, std::string> recovered_plugin_settings() const = 0;
 
   virtual HealthReport health() const = 0;
 };

@@ -75,6 +75,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   void peek(std::string vhost, std::string name, uint32_t max_messages,
             Callback<std::vector<DeliveredMessage>> done) override;
   void stats(Callback<BrokerStats> done) override;
+  void store_plugin_settings(std::string plugin, std::string settings, Callback<void> done) override;
+  std::map<std::string, std::string> recovered_plugin_settings() const override;
   void publish_routed(std::string vhost, std::vector<RoutedMessage> messages,
                       Callback<std::vector<RouteResult>> done) override;
   void declare_exchange(std::string vhost, std::string name, ExchangeSettings settings, bool passive,
@@ -173,6 +175,10 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   ExchangeTable& exchanges_of(const std::string& vhost);
   // Adds the record that stores `vhost`'s whole exchange table as it is now.
   void plan_exchanges_record(CommitPlan& plan, const std::string& vhost);
+
+  // Plug-in run-time settings (broker_plugin_settings.cc).
+  void set_plugin_settings(const std::string& plugin, std::string settings);
+  Status apply_plugin_settings_record(std::string_view payload);
   // Applies `change` to `vhost`'s table and journals the result; the table is restored if the
   // commit fails, and nothing changes when storage refuses commits.
   using ExchangeChange = std::function<Status(ExchangeTable& table, bool& changed)>;
@@ -291,7 +297,8 @@ class BrokerCore final : public Broker, private storage::RecoveryVisitor {
   // Loop thread only (and the opening thread before run()).
   std::map<uint64_t, std::unique_ptr<Queue>> queues_;
   std::map<std::pair<std::string, std::string>, uint64_t> queue_ids_;
-  std::map<std::string, ExchangeTable> exchanges_;  // by vhost
+  std::map<std::string, ExchangeTable> exchanges_;      // by vhost
+  std::map<std::string, std::string> plugin_settings_;  // by plug-in name; never empty strings
   HotMessages hot_messages_;
   ResourceLimits limits_;
   std::set<uint64_t> queues_to_serve_;  // queues whose new messages became visible in this commit

@@ -28,6 +28,7 @@ void BrokerCore::export_contents(ContentSink& sink) {
     }
   }
   for (const auto& [vhost, table] : exchanges_) sink.exchanges(vhost, table.encode());
+  for (const auto& [plugin, settings] : plugin_settings_) sink.plugin_settings(plugin, settings);
 }
 
 }  // namespace ballast::broker

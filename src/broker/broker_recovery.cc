@@ -62,6 +62,11 @@ std::string BrokerCore::encode_snapshot(bool clean) const {
     writer.str(vhost);
     writer.str(table.encode());
   }
+  writer.u32(static_cast<uint32_t>(plugin_settings_.size()));
+  for (const auto& [plugin, settings] : plugin_settings_) {
+    writer.str(plugin);
+    writer.str(settings);
+  }
   return out;
 }
 
@@ -97,6 +102,13 @@ void BrokerCore::load_snapshot(std::span<const std::byte> snapshot) {
   for (uint32_t v = 0; ok && v < vhost_count; ++v) {
     std::string vhost, table;
     ok = reader.str(vhost) && reader.str(table) && exchanges_of(vhost).decode(table, true);
+  }
+  uint32_t plugin_count = 0;
+  if (ok && reader.remaining() > 0) ok = reader.u32(plugin_count);
+  for (uint32_t p = 0; ok && p < plugin_count; ++p) {
+    std::string plugin, settings;
+    ok = reader.str(plugin) && reader.str(settings);
+    if (ok) set_plugin_settings(plugin, std::move(settings));
   }
   snapshot_was_clean_ = ok && clean == 1;
   if (!ok) {
@@ -228,6 +240,9 @@ void BrokerCore::apply_record(const storage::ReplayedRecord& record) {
       }
       break;
     }
+    case RecordType::kPluginSettings:
+      status = apply_plugin_settings_record(payload);
+      break;
     default:
       if ((record.flags & storage::kRecordIgnorable) == 0) {
         status = Error(ErrorCode::kStorageCorrupt,

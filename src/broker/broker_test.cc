@@ -17,6 +17,12 @@ class BrokerTest : public ::testing::Test {
   void TearDown() override { broker_.reset(); }
 
   void start() {
+    open_only();
+    broker_->run();
+  }
+
+  // Opens without running, so that what open() recovered can be read.
+  void open_only() {
     auto clock = std::make_unique<ManualClock>();
     clock_ = clock.get();
     BrokerOptions options;
@@ -27,7 +33,6 @@ class BrokerTest : public ::testing::Test {
         std::make_unique<BrokerCore>(options, std::make_unique<storage::PosixFileSystem>(), std::move(clock));
     auto status = broker_->open();
     ASSERT_TRUE(status.ok()) << status.error().describe();
-    broker_->run();
   }
 
   void restart() {
@@ -436,6 +441,35 @@ TEST_F(BrokerTest, PurgeAndDeleteAreDurable) {
   auto missing = await_call<QueueInfo>([&](auto done) { broker_->queue_info("/", "b", done); });
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), ErrorCode::kQueueNotFound);
+}
+
+TEST_F(BrokerTest, PluginSettingsSurviveRestartsAndCheckpointsAndTheLastStoredWins) {
+  const auto store = [&](const std::string& plugin, const std::string& settings) {
+    auto stored =
+        await_call<void>([&](auto done) { broker_->store_plugin_settings(plugin, settings, done); });
+    ASSERT_TRUE(stored.ok()) << stored.error().describe();
+  };
+  store("spam", "first");
+  store("spam", "second");
+  store("hook", "kept");
+  store("gone", "soon");
+  auto checkpointed = await_call<void>([&](auto done) { broker_->checkpoint_now(done); });
+  ASSERT_TRUE(checkpointed.ok());
+  store("gone", "");          // after the checkpoint: replayed from the journal
+  store("late", "replayed");  // likewise
+  broker_.reset();
+  open_only();
+  const std::map<std::string, std::string> expected{
+      {"hook", "kept"}, {"late", "replayed"}, {"spam", "second"}};
+  EXPECT_EQ(broker_->recovered_plugin_settings(), expected);
+  broker_->run();
+  // A checkpoint taken now carries them all, and a restart from it alone finds them again.
+  checkpointed = await_call<void>([&](auto done) { broker_->checkpoint_now(done); });
+  ASSERT_TRUE(checkpointed.ok());
+  broker_.reset();
+  open_only();
+  EXPECT_EQ(broker_->recovered_plugin_settings(), expected);
+  broker_->run();
 }
 
 TEST_F(BrokerTest, UncleanRestartFlagsRecoveredMessagesRedelivered) {

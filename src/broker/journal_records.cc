@@ -212,6 +212,14 @@ std::string encode(const QueueDeletedRecord& record) {
   return out;
 }
 
+std::string encode_plugin_settings(const std::string& plugin, const std::string& settings) {
+  std::string out;
+  ByteWriter writer(out);
+  writer.str(plugin);
+  writer.str(settings);
+  return out;
+}
+
 std::string encode(const MessageAppendedRecord& record) {
   std::string out;
   out.reserve(64 + record.message_id.size() + record.properties.size() + record.body.size());

@@ -22,6 +22,7 @@ enum class RecordType : uint16_t {
   kMessageReturned = 6,
   kMessageMoved = 7,
   kExchangesChanged = 9,  // a vhost's whole exchange table (ExchangeTable::encode); 8 is reserved
+  kPluginSettings = 10,   // one plug-in's run-time settings (opaque to the broker; plugins/plugin_overlay.h)
 };
 
 enum class SettleReason : uint8_t {
@@ -84,6 +85,8 @@ std::string encode(const MessageAppendedRecord& record);
 std::string encode(const MessageSettledRecord& record);
 std::string encode(const MessageReturnedRecord& record);
 std::string encode(const MessageMovedRecord& record);
+// Record type 10: str plugin, str settings.
+std::string encode_plugin_settings(const std::string& plugin, const std::string& settings);
 
 Result<QueueCreatedRecord> decode_queue_created(std::string_view payload);
 Result<QueueCreatedRecord> decode_queue_changed(std::string_view payload);  // vhost, name empty

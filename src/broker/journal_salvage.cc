@@ -53,6 +53,12 @@ class FreshJournalSink final : public ContentSink {
     ++report_.exchange_tables;
   }
 
+  void plugin_settings(const std::string& plugin, const std::string& settings) override {
+    flush();
+    append({{static_cast<uint16_t>(RecordType::kPluginSettings), true,
+             encode_plugin_settings(plugin, settings)}});
+  }
+
   void message(MessageAppendedRecord message) override {
     std::string payload = encode(message);
     if (group_bytes_ + payload.size() > journal_.max_group_bytes() / 2) flush();

@@ -138,17 +138,17 @@ int serve(const std::string& config_file, const ops::FlagValues& flags, const Te
   // policy) even before its plug-ins have handshaken.
   (*broker)->set_publish_filter(plugin_host.get());
   (*broker)->set_store_triggers(plugin_host.get());
-  if (auto started = plugin_host->start(config.plugins); !started) {
+  if (auto started = plugin_host->start(config.plugins, (*broker)->recovered_plugin_settings()); !started) {
     log_failure("server.start_failed", started.error());
     return exit_status_for(started.error().code());
   }
   (*broker)->run();
-  plugin_host->run_triggers(**broker);
+  plugin_host->run(**broker);
   // The AMQP front end lists the publishers it blocks here; GET /api/v1/status reads them.
   net::BlockedPublishers blocked_publishers;
-  auto server =
-      http::HttpServer::start(ops::to_http_options(config), **broker,
-                              http::LiveSources{blocked_publishers, log::recent_fault_events(), clock});
+  auto server = http::HttpServer::start(
+      ops::to_http_options(config), **broker,
+      http::LiveSources{blocked_publishers, log::recent_fault_events(), clock, plugin_host.get()});
   if (!server) {
     log_failure("server.start_failed", server.error());
     plugin_host->stop();

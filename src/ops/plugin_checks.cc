@@ -2,11 +2,24 @@
 
 #include <fmt/format.h>
 
+#include "plugins/handshake_probe.h"
 #include "plugins/plugin_process.h"
 
 namespace ballast::ops {
 
-void check_plugins(const Config& config, std::vector<CheckResult>& results) {
+namespace {
+
+constexpr std::string_view kProbeVersion = "ballast doctor";
+
+std::string attached_text(const plugins::PluginConfig& plugin) {
+  return fmt::format("it {} {} queue{} in the file",
+                     plugin.kind == plugins::kTriggerKind ? "hears of" : "filters", plugin.queues.size(),
+                     plugin.queues.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
+void check_plugins(const Config& config, PluginProbe probe, std::vector<CheckResult>& results) {
   for (const plugins::PluginConfig& plugin : config.plugins) {
     const std::string name = fmt::format("plugins.{}", plugin.name);
     auto executable = plugins::resolve_executable(plugin);
@@ -14,9 +27,18 @@ void check_plugins(const Config& config, std::vector<CheckResult>& results) {
       results.push_back(problem(name, CheckStatus::kWarn, executable.error(), ProblemClass::kConfig));
       continue;
     }
-    results.push_back(
-        passed(name, fmt::format("plug-in \"{}\": {} is executable; it filters {} queue{}", plugin.name,
-                                 *executable, plugin.queues.size(), plugin.queues.size() == 1 ? "" : "s")));
+    if (probe == PluginProbe::kExecutableOnly) {
+      results.push_back(passed(name, fmt::format("plug-in \"{}\": {} is executable; {}", plugin.name,
+                                                 *executable, attached_text(plugin))));
+      continue;
+    }
+    auto version = plugins::probe_handshake(plugin, kProbeVersion);
+    if (!version) {
+      results.push_back(problem(name, CheckStatus::kWarn, version.error(), ProblemClass::kConfig));
+      continue;
+    }
+    results.push_back(passed(name, fmt::format("plug-in \"{}\": {} handshakes (version {}); {}", plugin.name,
+                                               *executable, *version, attached_text(plugin))));
   }
 }
 

@@ -1,10 +1,11 @@
 #pragma once
 // The start-up and doctor check of configured plug-ins (R6; docs/plugins.md): each [[plugins]]
-// command's executable exists and may be executed. A problem is a warning, never a failure: a
+// command's executable exists and may be executed, and (for the doctor) answers a hello within
+// its handshake_timeout_ms when started once. A problem is a warning, never a failure: a
 // plug-in never stops the broker from starting (R5); its queues follow their policy until it
 // can be started. Checked for the running process's user (the doctor, run as root on behalf of
 // server.user, sees root's view of execute permission).
-// Thread-safe: reads the file system only.
+// Thread-safe: reads the file system and (kHandshake) starts and kills each plug-in once.
 
 #include <vector>
 
@@ -13,7 +14,12 @@
 
 namespace ballast::ops {
 
+enum class PluginProbe {
+  kExecutableOnly,  // ballastd at start-up: its supervisors handshake for real
+  kHandshake,       // `ballast doctor`
+};
+
 // Appends one result per plug-in, named "plugins.<name>".
-void check_plugins(const Config& config, std::vector<CheckResult>& results);
+void check_plugins(const Config& config, PluginProbe probe, std::vector<CheckResult>& results);
 
 }  // namespace ballast::ops

@@ -24,11 +24,12 @@ struct Range {
 };
 
 constexpr Range kRanges[] = {
-    {"call_timeout_ms", 10, 600000},    {"handshake_timeout_ms", 100, 600000},
-    {"ping_interval_ms", 100, 3600000}, {"max_memory_bytes", 0, 1ull << 40},
-    {"max_open_files", 16, 1048576},    {"circuit_open_ms", 100, 86400000},
-    {"retry_initial_ms", 10, 86400000}, {"retry_max_ms", 10, 86400000},
-    {"max_attempts", 1, 1000000},       {"concurrency", 1, 1000},
+    {"call_timeout_ms", 10, 600000},     {"handshake_timeout_ms", 100, 600000},
+    {"ping_interval_ms", 100, 3600000},  {"max_memory_bytes", 0, 1ull << 40},
+    {"max_open_files", 16, 1048576},     {"circuit_open_ms", 100, 86400000},
+    {"retry_initial_ms", 10, 86400000},  {"retry_max_ms", 10, 86400000},
+    {"max_attempts", 1, 1000000},        {"concurrency", 1, 1000},
+    {"watch_interval_ms", 100, 3600000},
 };
 
 // Keys that only one kind of plug-in takes.
@@ -52,6 +53,8 @@ const std::vector<std::string_view>& plugin_keys() {
                                                      "retry_max_ms",
                                                      "max_attempts",
                                                      "concurrency",
+                                                     "watch",
+                                                     "watch_interval_ms",
                                                      "options"};
   return keys;
 }
@@ -81,6 +84,9 @@ class TableReader {
     config.timings.circuit_open_ms =
         static_cast<uint32_t>(read_number("circuit_open_ms", config.timings.circuit_open_ms));
     read_retry(config);
+    config.watch = read_bool("watch", config.watch);
+    config.watch_interval_ms =
+        static_cast<uint32_t>(read_number("watch_interval_ms", config.watch_interval_ms));
     read_options(config);
     return config;
   }
@@ -199,6 +205,16 @@ class TableReader {
     if (found == kPolicies.end())
       return problem("policy", fmt::format("= \"{}\" is not one of hold, bypass, reject", *policy));
     config.policy = found->second;
+  }
+
+  bool read_bool(std::string_view key, bool fallback) {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return fallback;
+    if (!node->is_boolean()) {
+      problem(key, "must be true or false");
+      return fallback;
+    }
+    return *node->value<bool>();
   }
 
   uint64_t read_number(std::string_view key, uint64_t fallback) {

@@ -1,7 +1,11 @@
 // [[plugins]] tables through the real configuration loader (ops/config.h).
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <fstream>
+
+#include <fmt/format.h>
 
 #include "broker/broker_test_support.h"
 #include "ops/config.h"
@@ -38,6 +42,8 @@ handshake_timeout_ms = 2000
 ping_interval_ms = 1000
 max_memory_bytes = 0
 max_open_files = 64
+watch = true
+watch_interval_ms = 250
 options = { threshold = "5" }
 
 [[plugins]]
@@ -58,8 +64,11 @@ queues = ["other"]
   EXPECT_EQ(spam.ping_interval_ms, 1000u);
   EXPECT_EQ(spam.max_memory_bytes, 0u);
   EXPECT_EQ(spam.max_open_files, 64u);
+  EXPECT_TRUE(spam.watch);
+  EXPECT_EQ(spam.watch_interval_ms, 250u);
   EXPECT_EQ(spam.options.at("threshold"), "5");
   const plugins::PluginConfig& second = draft.config.plugins[1];
+  EXPECT_FALSE(second.watch);
   EXPECT_EQ(second.policy, plugins::FilterPolicy::kHold);
   EXPECT_EQ(second.call_timeout_ms, 1000u);
   EXPECT_EQ(second.max_memory_bytes, 512ull << 20);
@@ -129,6 +138,7 @@ kind = "filter"
 command = ["/bin/f"]
 queues = ["q"]
 policy = "drop"
+watch = "yes"
 options = { level = 5 }
 
 [[plugins]]
@@ -150,6 +160,7 @@ queues = ["r"]
   EXPECT_NE(problems.find("plugins[1].policy = \"drop\" is not one of hold, bypass, reject"),
             std::string::npos)
       << problems;
+  EXPECT_NE(problems.find("plugins[1].watch must be true or false"), std::string::npos) << problems;
   EXPECT_NE(problems.find("plugins[1].options value of \"level\" must be a string"), std::string::npos)
       << problems;
   EXPECT_NE(problems.find("plugins[1].queues: queue \"q\" already has the filter"), std::string::npos)
@@ -198,7 +209,7 @@ queues = ["b"]
 )");
   ASSERT_TRUE(draft.problems.empty()) << all(draft);
   std::vector<CheckResult> results;
-  check_plugins(draft.config, results);
+  check_plugins(draft.config, PluginProbe::kExecutableOnly, results);
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].name, "plugins.ghost");
   EXPECT_EQ(results[0].status, CheckStatus::kWarn);
@@ -206,6 +217,43 @@ queues = ["b"]
   EXPECT_NE(results[0].message.find("/nonexistent/ghost-filter"), std::string::npos) << results[0].message;
   EXPECT_EQ(results[1].name, "plugins.shell");
   EXPECT_EQ(results[1].status, CheckStatus::kOk) << results[1].message;
+}
+
+TEST_F(PluginsConfigTest, TheDoctorStartsEachPluginOnceAndChecksItsHandshake) {
+  signal(SIGPIPE, SIG_IGN);  // as the doctor does: a plug-in may exit before reading its hello
+  const ConfigDraft draft = load(fmt::format(R"([[plugins]]
+name = "example"
+kind = "filter"
+command = ["/usr/bin/python3", "{}/examples/plugins/python_filter.py"]
+queues = ["a"]
+
+[[plugins]]
+name = "quits"
+kind = "filter"
+command = ["sh", "-c", "echo 'no config here' >&2; exit 3"]
+queues = ["b"]
+
+[[plugins]]
+name = "mute"
+kind = "filter"
+command = ["sleep", "30"]
+queues = ["c"]
+handshake_timeout_ms = 300
+)",
+                                             BALLAST_SOURCE_DIR));
+  ASSERT_TRUE(draft.problems.empty()) << all(draft);
+  std::vector<CheckResult> results;
+  check_plugins(draft.config, PluginProbe::kHandshake, results);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].status, CheckStatus::kOk) << results[0].message;
+  EXPECT_NE(results[0].message.find("handshakes (version 1.0.0)"), std::string::npos) << results[0].message;
+  EXPECT_EQ(results[1].status, CheckStatus::kWarn);
+  EXPECT_EQ(results[1].code, ErrorCode::kPluginUnavailable);
+  EXPECT_NE(results[1].message.find("plug-in \"quits\""), std::string::npos) << results[1].message;
+  EXPECT_NE(results[1].message.find("no config here"), std::string::npos) << results[1].message;
+  EXPECT_EQ(results[2].status, CheckStatus::kWarn);
+  EXPECT_NE(results[2].message.find("within handshake_timeout_ms = 300 ms"), std::string::npos)
+      << results[2].message;
 }
 
 }  // namespace

@@ -154,7 +154,7 @@ StartupReport run_startup_checks(const ConfigDraft& draft, const CheckOptions& o
       report.results);
   check_memory(config, options.cgroup_root, read_text(options.proc_self_cgroup), report.results);
   check_ports(config, options.mode, report.user, report.results);
-  check_plugins(config, report.results);
+  check_plugins(config, daemon ? PluginProbe::kExecutableOnly : PluginProbe::kHandshake, report.results);
   return report;
 }
 

@@ -61,6 +61,8 @@ struct PluginConfig {
   uint32_t ping_interval_ms = 5000;
   uint64_t max_memory_bytes = 512ull << 20;    // RLIMIT_AS; 0 = none
   uint64_t max_open_files = 256;               // RLIMIT_NOFILE
+  bool watch = false;                          // reload when the command's files change on disk
+  uint32_t watch_interval_ms = 1000;           // how often they are checked
   std::map<std::string, std::string> options;  // handed to the plug-in in its hello
   SupervisionTimings timings;
 

@@ -33,6 +33,18 @@ struct Batch {
   std::function<void(std::vector<broker::FilterVerdict>)> done;
 };
 
+// The stored run-time settings of `name`; none when absent or unreadable (then logged).
+PluginOverlay stored_overlay(const std::string& name, const std::map<std::string, std::string>& settings) {
+  auto found = settings.find(name);
+  if (found == settings.end()) return {};
+  auto overlay = decode_overlay(name, found->second);
+  if (overlay) return *overlay;
+  log::event(log::Level::kError, "plugin.settings_unreadable",
+             {log::kv("plugin", name), log::kv("code", overlay.error().code_name()),
+              log::kv("cause", overlay.error().message()), log::kv("fix", overlay.error().fix())});
+  return {};
+}
+
 }  // namespace
 
 PluginHost::PluginHost(const Clock& clock) : clock_(clock), work_(boost::asio::make_work_guard(io_)) {}
@@ -41,11 +53,10 @@ PluginHost::~PluginHost() {
   stop();
 }
 
-Status PluginHost::start(std::vector<PluginConfig> configs) {
+Status PluginHost::start(std::vector<PluginConfig> configs,
+                         const std::map<std::string, std::string>& runtime_settings) {
   BALLAST_CHECK(sigpipe_ignored(), "PluginHost::start needs SIGPIPE ignored");
-  BALLAST_CHECK(supervisors_.empty() && !thread_.joinable(), "PluginHost::start called twice");
-  auto attachments = std::make_shared<Attachments>();
-  auto trigger_attachments = std::make_shared<TriggerAttachments>();
+  BALLAST_CHECK(plugins_.empty() && !thread_.joinable(), "PluginHost::start called twice");
   std::set<std::string> names;
   for (PluginConfig& config : configs) {
     if (config.kind != kFilterKind && config.kind != kTriggerKind) {
@@ -56,58 +67,108 @@ Status PluginHost::start(std::vector<PluginConfig> configs) {
       return config_error(fmt::format("two [[plugins]] tables have name = \"{}\"", config.name),
                           "give each plug-in its own name");
     }
-    supervisors_.push_back(
-        std::make_unique<PluginSupervisor>(io_, std::move(config), clock_, std::string(kBrokerVersion)));
-    if (auto attached = attach(*supervisors_.back(), *attachments, *trigger_attachments); !attached) {
-      return attached;
-    }
+    Plugin plugin;
+    plugin.overlay = stored_overlay(config.name, runtime_settings);
+    plugin.supervisor =
+        std::make_unique<PluginSupervisor>(io_, std::move(config), clock_, std::string(kBrokerVersion));
+    plugins_.push_back(std::move(plugin));
   }
+  for (const auto& [name, settings] : runtime_settings) {
+    if (names.contains(name)) continue;
+    log::event(
+        log::Level::kWarn, "plugin.settings_unused",
+        {log::kv("plugin", name),
+         log::kv("cause", "the journal holds run-time settings for a plug-in with no [[plugins]] table"),
+         log::kv("fix",
+                 "they apply again if a [[plugins]] table with this name comes back; nothing to do "
+                 "otherwise")});
+  }
+  auto attachments = build_attachments();
+  if (!attachments) return std::move(attachments).error();
   {
     std::lock_guard lock(mu_);
-    attachments_ = std::move(attachments);
-    triggers_any_.store(!trigger_attachments->empty());
-    trigger_attachments_ = std::move(trigger_attachments);
     accepting_ = true;
   }
+  publish(std::move(*attachments));
   gate_ = std::make_shared<PostGate>(io_);
-  for (auto& supervisor : supervisors_) {
-    boost::asio::post(io_, [raw = supervisor.get()] { raw->start(); });
+  for (Plugin& plugin : plugins_) {
+    PluginSupervisor* supervisor = plugin.supervisor.get();
+    const bool disabled = plugin.overlay.disabled;
+    boost::asio::post(io_, [supervisor, disabled] { supervisor->start(disabled); });
   }
   thread_ = std::thread([this] { run_io(); });
   return ok_status();
 }
 
-Status PluginHost::attach(PluginSupervisor& supervisor, Attachments& filters, TriggerAttachments& triggers) {
-  const PluginConfig& config = supervisor.config();
-  for (const std::string& queue : config.queues) {
-    if (config.kind == kTriggerKind) {
-      if (queue.starts_with("ballast.")) {
-        return config_error(fmt::format("trigger \"{}\" is attached to queue \"{}\", one of the broker's own",
-                                        config.name, queue),
-                            "attach triggers to your own queues only (names not starting with \"ballast.\")");
-      }
-      triggers[queue].push_back(config.name);
-      continue;
-    }
-    auto [existing, inserted] = filters.emplace(queue, &supervisor);
-    if (!inserted) {
-      return config_error(fmt::format("queue \"{}\" is attached to filters \"{}\" and \"{}\"", queue,
-                                      existing->second->config().name, config.name),
-                          "attach a queue to one filter only: remove it from the queues of one of them");
+Result<std::shared_ptr<const PluginHost::Attachments>> PluginHost::build_attachments() const {
+  auto built = std::make_shared<Attachments>();
+  // The file's attachments first: a conflict among them is a configuration error.
+  for (const Plugin& plugin : plugins_) {
+    const PluginConfig& config = plugin.supervisor->config();
+    for (const std::string& queue : config.queues) {
+      if (plugin.overlay.detached.contains(queue) || plugin.overlay.attached.contains(queue)) continue;
+      if (auto added = add_attachment(*built, plugin, {queue, config.policy, false}); !added)
+        return added.error();
     }
   }
+  for (const Plugin& plugin : plugins_) {
+    for (const auto& [queue, policy] : plugin.overlay.attached) {
+      if (auto added = add_attachment(*built, plugin, {queue, policy, true}); !added) {
+        log::event(
+            log::Level::kError, "plugin.attachment_skipped",
+            {log::kv("plugin", plugin.supervisor->config().name), log::kv("queue", queue),
+             log::kv("code", "CONFIG_INVALID"), log::kv("cause", added.error().message()),
+             log::kv("fix", fmt::format("'ballast plugin detach {} --queue {}', or change the [[plugins]] "
+                                        "tables so that the queue has one filter",
+                                        plugin.supervisor->config().name, queue))});
+      }
+    }
+  }
+  return std::shared_ptr<const Attachments>(std::move(built));
+}
+
+Status PluginHost::add_attachment(Attachments& attachments, const Plugin& plugin,
+                                  Attachment attachment) const {
+  const PluginConfig& config = plugin.supervisor->config();
+  if (attachment.queue.starts_with("ballast.")) {
+    return config_error(fmt::format("plug-in \"{}\" is attached to queue \"{}\", one of the broker's own",
+                                    config.name, attachment.queue),
+                        "attach plug-ins to your own queues only (names not starting with \"ballast.\")");
+  }
+  if (config.kind == kTriggerKind) {
+    attachments.triggers[attachment.queue].push_back(config.name);
+  } else {
+    auto [existing, inserted] = attachments.filters.emplace(
+        attachment.queue, FilterAttachment{plugin.supervisor.get(), attachment.policy});
+    if (!inserted) {
+      return config_error(
+          fmt::format("queue \"{}\" is attached to filters \"{}\" and \"{}\"", attachment.queue,
+                      existing->second.supervisor->config().name, config.name),
+          "attach a queue to one filter only: remove it from the queues of one of them");
+    }
+  }
+  attachments.by_plugin[config.name].push_back(std::move(attachment));
   return ok_status();
 }
 
-void PluginHost::run_triggers(broker::Broker& broker) {
-  BALLAST_CHECK(gate_ != nullptr && workers_.empty(), "PluginHost::run_triggers before start() or twice");
-  for (auto& supervisor : supervisors_) {
-    if (supervisor->config().kind != kTriggerKind) continue;
-    workers_.push_back(std::make_unique<TriggerWorker>(io_, *supervisor, broker, gate_));
+void PluginHost::publish(std::shared_ptr<const Attachments> attachments) {
+  std::lock_guard lock(mu_);
+  triggers_any_.store(!attachments->triggers.empty());
+  attachments_ = std::move(attachments);
+}
+
+void PluginHost::run(broker::Broker& broker) {
+  BALLAST_CHECK(gate_ != nullptr && broker_ == nullptr, "PluginHost::run before start() or twice");
+  broker_ = &broker;
+  for (Plugin& plugin : plugins_) {
+    if (plugin.supervisor->config().kind != kTriggerKind) continue;
+    workers_.push_back(std::make_unique<TriggerWorker>(io_, *plugin.supervisor, broker, gate_));
+    plugin.worker = workers_.back().get();
   }
   for (auto& worker : workers_) {
     boost::asio::post(io_, [raw = worker.get()] { raw->start(); });
   }
+  running_.store(true);
 }
 
 void PluginHost::run_io() {
@@ -130,21 +191,23 @@ void PluginHost::stop() {
     stopped_ = true;
     accepting_ = false;
   }
+  running_.store(false);
   if (!thread_.joinable()) return;
   // Posted after every filter() that was accepted, so their calls are answered first.
   boost::asio::post(io_, [this] { stop_supervisors(); });
   thread_.join();
   if (gate_) gate_->close();
+  answer_outstanding();
 }
 
 void PluginHost::stop_supervisors() {
   // Workers first: what they give back goes to the broker, and the calls in flight that the
   // supervisors then answer are given back too.
   for (auto& worker : workers_) worker->stop();
-  auto remaining = std::make_shared<size_t>(supervisors_.size());
+  auto remaining = std::make_shared<size_t>(plugins_.size());
   if (*remaining == 0) return io_.stop();
-  for (auto& supervisor : supervisors_) {
-    supervisor->stop([this, remaining] {
+  for (Plugin& plugin : plugins_) {
+    plugin.supervisor->stop([this, remaining] {
       if (--*remaining == 0) io_.stop();
     });
   }
@@ -155,12 +218,15 @@ std::shared_ptr<const PluginHost::Attachments> PluginHost::attachments() const {
   return attachments_;
 }
 
-PluginSupervisor* PluginHost::supervisor_for(const std::string& vhost, const std::string& queue) const {
-  if (vhost != kRootVhost) return nullptr;
+std::optional<PluginHost::FilterAttachment> PluginHost::filter_of(const std::string& vhost,
+                                                                  const std::string& queue) const {
+  if (vhost != kRootVhost) return std::nullopt;
   const auto snapshot = attachments();
-  if (!snapshot) return nullptr;
-  auto found = snapshot->find(queue);
-  return found == snapshot->end() ? nullptr : found->second;
+  if (!snapshot) return std::nullopt;
+  auto found = snapshot->filters.find(queue);
+  // A copy: the supervisor it points to lives as long as the host, the snapshot may not.
+  if (found == snapshot->filters.end()) return std::nullopt;
+  return found->second;
 }
 
 bool PluginHost::triggers_any() const {
@@ -169,44 +235,31 @@ bool PluginHost::triggers_any() const {
 
 std::vector<std::string> PluginHost::triggers(const std::string& vhost, const std::string& queue) const {
   if (vhost != kRootVhost) return {};
-  std::shared_ptr<const TriggerAttachments> snapshot;
-  {
-    std::lock_guard lock(mu_);
-    snapshot = trigger_attachments_;
-  }
+  const auto snapshot = attachments();
   if (!snapshot) return {};
-  auto found = snapshot->find(queue);
-  return found == snapshot->end() ? std::vector<std::string>{} : found->second;
-}
-
-std::vector<std::pair<std::string, TriggerCounters>> PluginHost::trigger_counters() const {
-  std::vector<std::pair<std::string, TriggerCounters>> counters;
-  for (const auto& worker : workers_) {
-    counters.emplace_back(worker->queue_name().substr(broker::kTriggerQueuePrefix.size()),
-                          worker->counters());
-  }
-  return counters;
+  auto found = snapshot->triggers.find(queue);
+  return found == snapshot->triggers.end() ? std::vector<std::string>{} : found->second;
 }
 
 bool PluginHost::filters(const std::string& vhost, const std::string& queue) const {
-  return supervisor_for(vhost, queue) != nullptr;
+  return filter_of(vhost, queue).has_value();
 }
 
 bool PluginHost::filters_any(const std::string& vhost) const {
   const auto snapshot = attachments();
-  return vhost == kRootVhost && snapshot && !snapshot->empty();
+  return vhost == kRootVhost && snapshot && !snapshot->filters.empty();
 }
 
 bool PluginHost::available(const std::string& vhost, const std::string& queue) const {
-  const PluginSupervisor* supervisor = supervisor_for(vhost, queue);
-  return supervisor != nullptr && supervisor->ready();
+  const auto attachment = filter_of(vhost, queue);
+  return attachment && attachment->supervisor->ready();
 }
 
 void PluginHost::filter(const std::string& vhost, const std::string& queue,
                         std::vector<broker::PublishRequest> messages,
                         std::function<void(std::vector<broker::FilterVerdict>)> done) {
-  PluginSupervisor* supervisor = supervisor_for(vhost, queue);
-  if (messages.empty() || supervisor == nullptr) {
+  const std::optional<FilterAttachment> attachment = filter_of(vhost, queue);
+  if (messages.empty() || !attachment) {
     // Not filtered (the broker asked about a queue without a filter): stored as published.
     std::vector<broker::FilterVerdict> verdicts(messages.size());
     for (size_t i = 0; i < messages.size(); ++i) verdicts[i].message = std::move(messages[i]);
@@ -218,8 +271,9 @@ void PluginHost::filter(const std::string& vhost, const std::string& queue,
     // Stopped: the policy answers at once, on this thread.
     std::vector<broker::FilterVerdict> verdicts;
     for (auto& message : messages) {
-      verdicts.push_back(policy_verdict(supervisor->config(), vhost, queue, std::move(message),
-                                        "stopped: the broker is shutting down", "start the broker again"));
+      verdicts.push_back(policy_verdict(attachment->supervisor->config().name, attachment->policy, vhost,
+                                        queue, std::move(message), "stopped: the broker is shutting down",
+                                        "start the broker again"));
     }
     return done(std::move(verdicts));
   }
@@ -228,14 +282,17 @@ void PluginHost::filter(const std::string& vhost, const std::string& queue,
   batch->remaining = messages.size();
   batch->done = std::move(done);
   // Posted under mu_, so that stop()'s post comes after it and finds the call to answer.
-  boost::asio::post(io_, [supervisor, vhost, queue, batch, messages = std::move(messages)]() mutable {
-    for (size_t i = 0; i < messages.size(); ++i) {
-      supervisor->filter(vhost, queue, std::move(messages[i]), [batch, i](broker::FilterVerdict verdict) {
-        batch->verdicts[i] = std::move(verdict);
-        if (--batch->remaining == 0) batch->done(std::move(batch->verdicts));
+  boost::asio::post(
+      io_, [attachment = *attachment, vhost, queue, batch, messages = std::move(messages)]() mutable {
+        for (size_t i = 0; i < messages.size(); ++i) {
+          attachment.supervisor->filter(vhost, queue, attachment.policy, std::move(messages[i]),
+                                        [batch, i](broker::FilterVerdict verdict) {
+                                          batch->verdicts[i] = std::move(verdict);
+                                          if (--batch->remaining == 0)
+                                            batch->done(std::move(batch->verdicts));
+                                        });
+        }
       });
-    }
-  });
 }
 
 }  // namespace ballast::plugins

@@ -17,11 +17,13 @@ struct PluginSupervisor::Incarnation {
               int64_t start_ms)
       : generation(incarnation_generation),
         process(std::move(started)),
+        pid(process.pid()),
         input(io, process.release_stdin()),
         output(io, process.release_stdout()),
         errors(io, process.release_stderr()),
         exit(io, process.release_pidfd()),
-        started_at_ms(start_ms) {}
+        started_at_ms(start_ms),
+        grace_timer(io) {}
 
   // Closes its stdin and stdout, which cancels pending reads and writes. Its stderr stays open
   // until it is reaped, so that its last words reach the log.
@@ -33,11 +35,13 @@ struct PluginSupervisor::Incarnation {
 
   uint64_t generation;
   PluginProcess process;
+  const int pid;                                 // kept after the process is reaped, for the events
   boost::asio::posix::stream_descriptor input;   // its stdin
   boost::asio::posix::stream_descriptor output;  // its stdout
   boost::asio::posix::stream_descriptor errors;  // its stderr
   boost::asio::posix::stream_descriptor exit;    // its pidfd: readable once it has exited
   int64_t started_at_ms;
+  boost::asio::steady_timer grace_timer;  // SIGKILL after stop_grace_ms once retired gracefully
   FrameDecoder decoder;
   std::array<char, 65536> read_buffer{};
   std::array<char, 4096> stderr_buffer{};

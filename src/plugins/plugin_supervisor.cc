@@ -30,32 +30,79 @@ PluginSupervisor::PluginSupervisor(boost::asio::io_context& io, PluginConfig con
       ping_timer_(io),
       pong_timer_(io),
       restart_timer_(io),
-      kill_timer_(io) {}
+      kill_timer_(io),
+      candidate_timer_(io),
+      drain_timer_(io),
+      watch_timer_(io) {
+  snapshot_.since_unix_ms = clock_.wall_ms();
+}
 
 PluginSupervisor::~PluginSupervisor() = default;
 
-void PluginSupervisor::start() {
+void PluginSupervisor::start(bool disabled) {
   BALLAST_CHECK(state_ == State::kIdle, "plug-in {} started twice", config_.name);
+  if (config_.watch) {
+    watched_ = watched_files();
+    schedule_watch();
+  }
+  if (disabled) return enter(State::kDisabled);
   start_process();
 }
 
-void PluginSupervisor::start_process() {
-  state_ = State::kStarting;
+void PluginSupervisor::enter(State state) {
+  state_ = state;
+  publish_snapshot();
+}
+
+void PluginSupervisor::publish_snapshot() {
+  static constexpr std::string_view kStateNames[] = {"starting", "starting", "ready",  "restarting",
+                                                     "disabled", "stopped",  "stopped"};
+  std::string_view name = kStateNames[static_cast<size_t>(state_)];
+  if (state_ == State::kWaiting && failed_in_a_row_ >= config_.timings.circuit_failures)
+    name = "circuit-open";
+  std::lock_guard lock(snapshot_mu_);
+  if (snapshot_.state != name) snapshot_.since_unix_ms = clock_.wall_ms();
+  snapshot_.state = name;
+  snapshot_.reason = state_ == State::kReady ? std::string() : down_reason();
+  snapshot_.pid = current_ ? current_->pid : 0;
+  snapshot_.version = state_ == State::kReady ? version_ : std::string();
+  snapshot_.restarts = restarts_;
+  snapshot_.reloads = reloads_;
+  snapshot_.failures_in_a_row = failed_in_a_row_;
+}
+
+PluginSupervisor::Snapshot PluginSupervisor::snapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_;
+}
+
+Result<std::unique_ptr<PluginSupervisor::Incarnation>> PluginSupervisor::start_incarnation() {
   auto process = PluginProcess::start(config_);
-  if (!process) {
+  if (!process) return std::move(process).error();
+  auto incarnation =
+      std::make_unique<Incarnation>(io_, std::move(*process), ++generation_, clock_.monotonic_ms());
+  log::event(log::Level::kInfo, "plugin.started",
+             {log::kv("plugin", config_.name), log::kv("pid", incarnation->pid),
+              log::kv("command", fmt::format("{}", fmt::join(config_.command, " ")))});
+  return incarnation;
+}
+
+void PluginSupervisor::start_process() {
+  if (started_before_) ++restarts_;
+  started_before_ = true;
+  auto started = start_incarnation();
+  if (!started) {
     // The error names the plug-in first; the event and the cause already do.
-    std::string_view detail = process.error().message();
+    std::string_view detail = started.error().message();
     const std::string prefix = fmt::format("plug-in \"{}\": ", config_.name);
     if (detail.starts_with(prefix)) detail.remove_prefix(prefix.size());
-    fail(Failure::kStartFailed, fmt::format("could not be started: {}", detail), process.error().fix());
+    enter(State::kStarting);
+    fail(Failure::kStartFailed, fmt::format("could not be started: {}", detail), started.error().fix());
     return;
   }
-  ++generation_;
-  current_ = std::make_unique<Incarnation>(io_, std::move(*process), generation_, clock_.monotonic_ms());
-  log::event(log::Level::kInfo, "plugin.started",
-             {log::kv("plugin", config_.name), log::kv("pid", current_->process.pid()),
-              log::kv("command", fmt::format("{}", fmt::join(config_.command, " ")))});
-  const uint64_t generation = generation_;
+  current_ = std::move(*started);
+  enter(State::kStarting);
+  const uint64_t generation = current_->generation;
   read_frames(generation);
   read_stderr(generation);
   wait_exit(generation);
@@ -82,7 +129,7 @@ void PluginSupervisor::fail(Failure failure, std::string cause, std::string fix)
   if (fix.empty())
     fix = fmt::format("see the plugin.stderr events of \"{}\" for its own account", config_.name);
   log::event(event.level, event.name,
-             {log::kv("plugin", config_.name), log::kv("pid", current_ ? current_->process.pid() : 0),
+             {log::kv("plugin", config_.name), log::kv("pid", current_ ? current_->pid : 0),
               log::kv("code", "PLUGIN_UNAVAILABLE"), log::kv("cause", cause), log::kv("fix", fix)});
   const int64_t ran_ms = current_ ? clock_.monotonic_ms() - current_->started_at_ms : 0;
   last_cause_ = std::move(cause);
@@ -90,9 +137,16 @@ void PluginSupervisor::fail(Failure failure, std::string cause, std::string fix)
   retire_current();
   for (auto* timer : {&handshake_timer_, &ping_timer_, &pong_timer_}) timer->cancel();
   ping_id_.reset();
+  if (candidate_) {
+    reload_failed(fmt::format("the running process {} while the new one was starting", last_cause_),
+                  "reload again once it runs");
+  }
   state_ = State::kWaiting;
   schedule_restart(ran_ms);
+  publish_snapshot();
   answer_all_with_policy(down_reason(), "fix the plug-in so that it starts and stays up");
+  answer_reloads(Error(ErrorCode::kPluginUnavailable,
+                       fmt::format("plug-in \"{}\" {}", config_.name, down_reason()), fix));
 }
 
 void PluginSupervisor::schedule_restart(int64_t ran_ms) {
@@ -134,6 +188,18 @@ void PluginSupervisor::retire_current() {
   dying_.push_back(std::move(current_));
 }
 
+void PluginSupervisor::retire_gracefully(std::unique_ptr<Incarnation> incarnation) {
+  incarnation->close_pipes();  // EOF on its stdin: a well-behaved plug-in exits by itself
+  incarnation->process.terminate();
+  incarnation->grace_timer.expires_after(std::chrono::milliseconds(config_.timings.stop_grace_ms));
+  incarnation->grace_timer.async_wait(
+      [this, generation = incarnation->generation](const boost::system::error_code& error) {
+        if (error) return;
+        if (Incarnation* dying = find_incarnation(generation)) dying->process.kill();
+      });
+  dying_.push_back(std::move(incarnation));
+}
+
 void PluginSupervisor::on_exit(uint64_t generation) {
   Incarnation* exited = find_incarnation(generation);
   if (exited == nullptr) return;
@@ -143,6 +209,11 @@ void PluginSupervisor::on_exit(uint64_t generation) {
   if (is_current(generation)) {
     fail(Failure::kExited, describe_wait_status(*status),
          fmt::format("see the plugin.stderr events of \"{}\" for why it exited", config_.name));
+  } else if (is_candidate(generation)) {
+    reload_failed(fmt::format("the new process {} before its hello", describe_wait_status(*status)),
+                  fmt::format("see the plugin.stderr events of \"{}\" for why it exited", config_.name));
+  } else if (is_draining(generation)) {
+    on_drained_exit();
   }
   std::erase_if(dying_, [generation](const auto& dying) { return dying->generation == generation; });
   finish_stop_if_done();
@@ -150,14 +221,22 @@ void PluginSupervisor::on_exit(uint64_t generation) {
 
 void PluginSupervisor::stop(std::function<void()> stopped) {
   stopped_ = std::move(stopped);
-  state_ = State::kStopping;
+  enter(State::kStopping);
   ready_.store(false, std::memory_order_release);
-  for (auto* timer : {&handshake_timer_, &ping_timer_, &pong_timer_, &restart_timer_}) timer->cancel();
+  for (auto* timer : {&handshake_timer_, &ping_timer_, &pong_timer_, &restart_timer_, &candidate_timer_,
+                      &drain_timer_, &watch_timer_}) {
+    timer->cancel();
+  }
   answer_all_with_policy(down_reason(), "start the broker again");
-  if (current_) {
-    current_->close_pipes();  // EOF on its stdin: a well-behaved plug-in exits by itself
-    current_->process.terminate();
-    dying_.push_back(std::move(current_));
+  answer_reloads(Error(ErrorCode::kShuttingDown,
+                       fmt::format("plug-in \"{}\" is stopping: the broker is shutting down", config_.name),
+                       "reload it after the broker has started again"));
+  for (auto* incarnation : {&current_, &candidate_, &draining_}) {
+    if (*incarnation) dying_.push_back(std::move(*incarnation));
+  }
+  for (auto& dying : dying_) {
+    dying->close_pipes();
+    dying->process.terminate();
   }
   if (!dying_.empty()) {
     kill_timer_.expires_after(std::chrono::milliseconds(config_.timings.stop_grace_ms));
@@ -171,7 +250,7 @@ void PluginSupervisor::stop(std::function<void()> stopped) {
 
 void PluginSupervisor::finish_stop_if_done() {
   if (state_ != State::kStopping || current_ || !dying_.empty()) return;
-  state_ = State::kStopped;
+  enter(State::kStopped);
   kill_timer_.cancel();
   log::event(log::Level::kInfo, "plugin.stopped", {log::kv("plugin", config_.name)});
   if (auto stopped = std::move(stopped_)) stopped();
@@ -198,6 +277,9 @@ std::string PluginSupervisor::down_reason() const {
             failed_in_a_row_, last_cause_, next_in_ms);
       }
       return fmt::format("restarting after it {}; next start in {} ms", last_cause_, next_in_ms);
+    case State::kDisabled:
+      return fmt::format("disabled by the operator; 'ballast plugin enable {}' starts it again",
+                         config_.name);
     case State::kStopping:
     case State::kStopped:
       return "stopped: the broker is shutting down";
@@ -206,7 +288,9 @@ std::string PluginSupervisor::down_reason() const {
 }
 
 PluginSupervisor::Incarnation* PluginSupervisor::find_incarnation(uint64_t generation) {
-  if (is_current(generation)) return current_.get();
+  for (auto* incarnation : {&current_, &candidate_, &draining_}) {
+    if (*incarnation && (*incarnation)->generation == generation) return incarnation->get();
+  }
   for (auto& dying : dying_) {
     if (dying->generation == generation) return dying.get();
   }

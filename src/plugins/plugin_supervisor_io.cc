@@ -16,25 +16,48 @@ constexpr int kMaxDrainReads = 16;
 }  // namespace
 
 void PluginSupervisor::read_frames(uint64_t generation) {
-  Incarnation& incarnation = *current_;
+  Incarnation& incarnation = *find_incarnation(generation);
   incarnation.output.async_read_some(
       boost::asio::buffer(incarnation.read_buffer),
       [this, generation](const boost::system::error_code& error, size_t bytes) {
         // EOF or a closed pipe: the pidfd reports an exit; a plug-in that closed its stdout but
         // lives on misses its next ping.
-        if (error || !is_current(generation)) return;
-        current_->decoder.feed(std::string_view(current_->read_buffer.data(), bytes));
-        while (is_current(generation)) {
-          auto frame = current_->decoder.next();
+        Incarnation* reading = error ? nullptr : find_incarnation(generation);
+        if (reading == nullptr || !reading->output.is_open()) return;
+        reading->decoder.feed(std::string_view(reading->read_buffer.data(), bytes));
+        // Each frame may retire this process (or, switching, make it the current one).
+        for (reading = find_incarnation(generation); reading != nullptr;
+             reading = find_incarnation(generation)) {
+          auto frame = reading->decoder.next();
           if (!frame) {
-            return fail(Failure::kProtocolError,
-                        fmt::format("broke the protocol: {}", frame.error().message()), frame.error().fix());
+            return protocol_error(generation, fmt::format("broke the protocol: {}", frame.error().message()),
+                                  frame.error().fix());
           }
           if (!*frame) break;
-          on_frame(**frame);
+          dispatch_frame(generation, **frame);
         }
-        if (is_current(generation)) read_frames(generation);
+        if (find_incarnation(generation) != nullptr) read_frames(generation);
       });
+}
+
+void PluginSupervisor::dispatch_frame(uint64_t generation, const nlohmann::json& frame) {
+  if (is_current(generation)) return on_frame(frame);
+  if (is_candidate(generation)) return on_candidate_frame(frame);
+  if (is_draining(generation)) return on_draining_frame(frame);
+}
+
+void PluginSupervisor::protocol_error(uint64_t generation, std::string cause, std::string fix) {
+  if (is_current(generation)) return fail(Failure::kProtocolError, std::move(cause), std::move(fix));
+  if (is_candidate(generation))
+    return reload_failed(fmt::format("the new process {}", cause), std::move(fix));
+  if (is_draining(generation)) {
+    log::event(
+        log::Level::kWarn, "plugin.protocol_error",
+        {log::kv("plugin", config_.name), log::kv("pid", draining_->pid),
+         log::kv("code", "PLUGIN_UNAVAILABLE"),
+         log::kv("cause", fmt::format("the process replaced by a reload {}", cause)), log::kv("fix", fix)});
+    on_drained_exit();
+  }
 }
 
 void PluginSupervisor::read_stderr(uint64_t generation) {
@@ -59,7 +82,7 @@ void PluginSupervisor::take_stderr(Incarnation& incarnation, std::string_view by
     }
     if (c != '\n' || !incarnation.stderr_line.empty()) {
       log::limited_event(log::Level::kInfo, "plugin.stderr",
-                         {log::kv("plugin", config_.name), log::kv("pid", incarnation.process.pid()),
+                         {log::kv("plugin", config_.name), log::kv("pid", incarnation.pid),
                           log::kv("line", incarnation.stderr_line)},
                          50);
     }
@@ -94,22 +117,26 @@ void PluginSupervisor::send(const nlohmann::json& frame) {
 }
 
 void PluginSupervisor::send_encoded(std::string frame) {
-  if (!current_) return;
-  current_->write_queue.push_back(std::move(frame));
-  if (!current_->writing) write_next(current_->generation);
+  if (current_) send_to(*current_, std::move(frame));
+}
+
+void PluginSupervisor::send_to(Incarnation& incarnation, std::string frame) {
+  incarnation.write_queue.push_back(std::move(frame));
+  if (!incarnation.writing) write_next(incarnation.generation);
 }
 
 void PluginSupervisor::write_next(uint64_t generation) {
-  Incarnation& incarnation = *current_;
+  Incarnation& incarnation = *find_incarnation(generation);
   incarnation.writing = true;
   boost::asio::async_write(incarnation.input, boost::asio::buffer(incarnation.write_queue.front()),
                            [this, generation](const boost::system::error_code& error, size_t) {
-                             if (!is_current(generation)) return;
-                             current_->writing = false;
+                             Incarnation* writing = find_incarnation(generation);
+                             if (writing == nullptr) return;
+                             writing->writing = false;
                              // A closed stdin: the pidfd reports an exit, or the next ping a hang.
                              if (error) return;
-                             current_->write_queue.pop_front();
-                             if (!current_->write_queue.empty()) write_next(generation);
+                             writing->write_queue.pop_front();
+                             if (!writing->write_queue.empty()) write_next(generation);
                            });
 }
 
@@ -120,8 +147,8 @@ void PluginSupervisor::on_frame(const nlohmann::json& frame) {
     return fail(Failure::kProtocolError,
                 fmt::format("broke the protocol: its first frame has type \"{}\", not \"hello\"", type), "");
   }
-  if (type == "verdict") return on_verdict(frame);
-  if (type == "outcome") return on_outcome(frame);
+  if (type == "verdict") return on_verdict(current_->generation, frame);
+  if (type == "outcome") return on_outcome(current_->generation, frame);
   if (type == "pong") return on_pong(frame);
   fail(Failure::kProtocolError, fmt::format("broke the protocol: a frame of unexpected type \"{}\"", type),
        "");
@@ -134,13 +161,14 @@ void PluginSupervisor::on_hello(const nlohmann::json& frame) {
                 version.error().fix());
   }
   handshake_timer_.cancel();
-  state_ = State::kReady;
+  version_ = *version;
   ready_.store(true, std::memory_order_release);
-  log::event(
-      log::Level::kInfo, "plugin.ready",
-      {log::kv("plugin", config_.name), log::kv("pid", current_->process.pid()), log::kv("version", *version),
-       log::kv("startup_ms", clock_.monotonic_ms() - current_->started_at_ms)});
+  enter(State::kReady);
+  log::event(log::Level::kInfo, "plugin.ready",
+             {log::kv("plugin", config_.name), log::kv("pid", current_->pid), log::kv("version", *version),
+              log::kv("startup_ms", clock_.monotonic_ms() - current_->started_at_ms)});
   schedule_ping();
+  answer_reloads(ok_status());
 }
 
 void PluginSupervisor::on_pong(const nlohmann::json& frame) {
@@ -149,10 +177,11 @@ void PluginSupervisor::on_pong(const nlohmann::json& frame) {
     pong_timer_.cancel();
     return;
   }
-  on_unasked_id("pong", frame);
+  on_unasked_id(current_->generation, "pong", frame);
 }
 
-void PluginSupervisor::on_unasked_id(std::string_view type, const nlohmann::json& frame) {
+void PluginSupervisor::on_unasked_id(uint64_t generation, std::string_view type,
+                                     const nlohmann::json& frame) {
   const std::optional<uint64_t> id = frame_id(frame);
   if (id && *id < next_id_) {
     // An answer after its deadline: the call was already answered with the policy's verdict.
@@ -160,10 +189,10 @@ void PluginSupervisor::on_unasked_id(std::string_view type, const nlohmann::json
                        {log::kv("plugin", config_.name), log::kv("type", type), log::kv("id", *id)});
     return;
   }
-  fail(Failure::kProtocolError,
-       fmt::format("broke the protocol: a {} for id {}, which was never asked", type,
-                   id ? fmt::format("{}", *id) : std::string("(missing)")),
-       "");
+  protocol_error(generation,
+                 fmt::format("broke the protocol: a {} for id {}, which was never asked", type,
+                             id ? fmt::format("{}", *id) : std::string("(missing)")),
+                 "");
 }
 
 }  // namespace ballast::plugins

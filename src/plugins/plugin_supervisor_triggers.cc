@@ -25,10 +25,12 @@ void PluginSupervisor::trigger(const TriggerWork& work, OutcomeCallback done) {
   start_call(id, std::move(frame), std::move(call));
 }
 
-void PluginSupervisor::on_outcome(const nlohmann::json& frame) {
+void PluginSupervisor::on_outcome(uint64_t generation, const nlohmann::json& frame) {
   const std::optional<uint64_t> id = frame_id(frame);
   auto found = id ? calls_.find(*id) : calls_.end();
-  if (found == calls_.end() || !found->second.outcome_done) return on_unasked_id("outcome", frame);
+  if (found == calls_.end() || !found->second.outcome_done || found->second.generation != generation) {
+    return on_unasked_id(generation, "outcome", frame);
+  }
   Call call = std::move(found->second);
   calls_.erase(found);
   call.deadline->cancel();
@@ -36,9 +38,10 @@ void PluginSupervisor::on_outcome(const nlohmann::json& frame) {
   if (!outcome) {
     const std::string cause = fmt::format("broke the protocol: {}", outcome.error().message());
     call.outcome_done(TriggerOutcome{TriggerResult::kRetry, cause});
-    return fail(Failure::kProtocolError, cause, outcome.error().fix());
+    return protocol_error(call.generation, cause, outcome.error().fix());
   }
   call.outcome_done(std::move(*outcome));
+  finish_drain_if_done();
 }
 
 }  // namespace ballast::plugins

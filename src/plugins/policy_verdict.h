@@ -13,7 +13,7 @@ namespace ballast::plugins {
 
 // `why` completes "plug-in X is unavailable: ...", e.g. "restarting after it exited with status
 // 3; next start in 800 ms". `operator_fix` says what the operator can change (e.g. a deadline).
-broker::FilterVerdict policy_verdict(const PluginConfig& config, std::string_view vhost,
+broker::FilterVerdict policy_verdict(std::string_view plugin, FilterPolicy policy, std::string_view vhost,
                                      std::string_view queue, broker::PublishRequest message,
                                      std::string_view why, std::string_view operator_fix);
 

@@ -123,18 +123,16 @@ TEST(ProtocolFrames, AMalformedVerdictIsAProtocolErrorAndLeavesTheMessageAlone) 
 }
 
 TEST(PolicyVerdict, EachPolicyGivesItsVerdictNamingThePluginAndWhy) {
-  PluginConfig config = spam_filter();
-  config.policy = FilterPolicy::kHold;
-  EXPECT_EQ(policy_verdict(config, "/", "mail.in", message(), "starting", "fix").action,
-            broker::FilterAction::kHold);
-  config.policy = FilterPolicy::kBypass;
-  auto bypass = policy_verdict(config, "/", "mail.in", message(), "too slow", "fix");
+  EXPECT_EQ(
+      policy_verdict("spam-filter", FilterPolicy::kHold, "/", "mail.in", message(), "starting", "fix").action,
+      broker::FilterAction::kHold);
+  auto bypass =
+      policy_verdict("spam-filter", FilterPolicy::kBypass, "/", "mail.in", message(), "too slow", "fix");
   EXPECT_EQ(bypass.action, broker::FilterAction::kBypass);
   EXPECT_EQ(bypass.bypass_header, "spam-filter: too slow");
   EXPECT_EQ(bypass.message.body, message().body);
-  config.policy = FilterPolicy::kReject;
-  auto refused = policy_verdict(config, "/", "mail.in", message(), "restarting after it exited with status 3",
-                                "raise call_timeout_ms");
+  auto refused = policy_verdict("spam-filter", FilterPolicy::kReject, "/", "mail.in", message(),
+                                "restarting after it exited with status 3", "raise call_timeout_ms");
   EXPECT_EQ(refused.action, broker::FilterAction::kRefuse);
   ASSERT_TRUE(refused.refusal.has_value());
   EXPECT_EQ(refused.refusal->code(), ErrorCode::kPluginUnavailable);

@@ -27,18 +27,11 @@
 
 #include "broker/broker.h"
 #include "plugins/asio.h"
+#include "plugins/plugin_control.h"
 #include "plugins/plugin_supervisor.h"
 #include "plugins/post_gate.h"
 
 namespace ballast::plugins {
-
-// What a trigger has done since the broker started. Plain values.
-struct TriggerCounters {
-  uint64_t done = 0;           // work items settled as done
-  uint64_t retries = 0;        // attempts that failed and were scheduled again
-  uint64_t dead_lettered = 0;  // work items given up (failed, or max_attempts reached)
-  uint64_t in_hand = 0;        // work items taken and not yet settled or returned
-};
 
 class TriggerWorker {
  public:

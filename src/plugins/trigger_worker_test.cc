@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/broker_test_support.h"
-#include "plugins/plugin_host.h"
+#include "plugins/host_with_broker_test.h"
 
 namespace ballast::plugins {
 namespace {
@@ -17,7 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using broker::testing::await_call;
 using broker::testing::eventually;
-using broker::testing::TempDir;
 
 const std::string kSourceDir = BALLAST_SOURCE_DIR;
 
@@ -28,23 +27,8 @@ std::string header(const broker::DeliveredMessage& message, std::string_view key
   return {};
 }
 
-class TriggerWorkerTest : public ::testing::Test {
+class TriggerWorkerTest : public testing::HostWithBrokerTest {
  protected:
-  void SetUp() override {
-    ::signal(SIGPIPE, SIG_IGN);
-    broker::BrokerOptions options;
-    options.data_dir = (dir_.path() / "data").string();
-    options.segment_bytes = 1 << 20;
-    options.reserve_bytes = 1 << 20;
-    auto opened = broker::Broker::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.error().describe();
-    broker_ = std::move(*opened);
-  }
-  void TearDown() override {
-    host_.stop();
-    if (broker_) broker_->stop();
-  }
-
   void start(bool run_workers) {
     PluginConfig config;
     config.name = "scripted";
@@ -53,12 +37,7 @@ class TriggerWorkerTest : public ::testing::Test {
     config.queues = {"orders"};
     config.retry = TriggerRetry{20, 80, 3, 4};
     config.timings.stop_grace_ms = 500;
-    auto started = host_.start({config});
-    ASSERT_TRUE(started.ok()) << started.error().describe();
-    broker_->set_publish_filter(&host_);
-    broker_->set_store_triggers(&host_);
-    broker_->run();
-    if (run_workers) host_.run_triggers(*broker_);
+    start_host({config}, run_workers);
     for (const char* name : {"orders", "plain"}) {
       auto created = await_call<broker::CreateQueueOutcome>(
           [&](auto done) { broker_->create_queue("/", name, {}, done); });
@@ -95,14 +74,9 @@ class TriggerWorkerTest : public ::testing::Test {
   }
 
   TriggerCounters counters() {
-    auto all = host_.trigger_counters();
-    return all.empty() ? TriggerCounters{} : all.front().second;
+    auto all = host_.list();
+    return all.empty() || !all.front().trigger ? TriggerCounters{} : *all.front().trigger;
   }
-
-  TempDir dir_;
-  std::unique_ptr<broker::Broker> broker_;
-  SystemClock clock_;
-  PluginHost host_{clock_};
 };
 
 TEST_F(TriggerWorkerTest, AWorkItemCommitsWithItsMessageAndNamesItsQueue) {

@@ -139,4 +139,16 @@ Result<json> ApiClient::status() {
   return call_json(HttpMethod::kGet, ApiPaths::status());
 }
 
+Result<json> ApiClient::list_plugins() {
+  return call_json(HttpMethod::kGet, ApiPaths::plugins());
+}
+
+Result<json> ApiClient::show_plugin(std::string_view name) {
+  return call_json(HttpMethod::kGet, ApiPaths::plugin(name));
+}
+
+Result<json> ApiClient::change_plugin(std::string_view name, std::string_view action, const json* body) {
+  return call_json(HttpMethod::kPost, ApiPaths::plugin(name, action), body);
+}
+
 }  // namespace ballast::tools

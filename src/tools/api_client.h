@@ -64,6 +64,12 @@ class ApiClient {
   // The live status (docs/http-api.md, GET /api/v1/status): what health() says, plus damaged
   // queues, blocked publishers, recent HTTP refusals and the last warn and error events.
   Result<nlohmann::json> status();
+  // The plug-ins (docs/http-api.md, "Plug-ins"): {"plugins": [...]}, or one plug-in's view.
+  Result<nlohmann::json> list_plugins();
+  Result<nlohmann::json> show_plugin(std::string_view name);
+  // POST /api/v1/plugins/{name}/{action}; `body` for attach and detach. Answers the plug-in's view.
+  Result<nlohmann::json> change_plugin(std::string_view name, std::string_view action,
+                                       const nlohmann::json* body = nullptr);
 
  private:
   struct Answer {

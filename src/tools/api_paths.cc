@@ -47,4 +47,10 @@ std::string ApiPaths::peek(std::string_view queue, uint32_t max) const {
   return fmt::format("{}?max={}", queue_action(queue, "messages"), max);
 }
 
+std::string ApiPaths::plugin(std::string_view name, std::string_view action) {
+  std::string target = plugins() + "/" + percent_encode(name);
+  if (!action.empty()) target += "/" + std::string(action);
+  return target;
+}
+
 }  // namespace ballast::tools

@@ -29,6 +29,9 @@ class ApiPaths {
   static std::string stats() { return "/api/v1/stats"; }
   // The live status of a running broker: "/api/v1/status".
   static std::string status() { return "/api/v1/status"; }
+  // The plug-ins (not per vhost): "/api/v1/plugins", one: ".../{name}", an action: ".../{name}/{action}".
+  static std::string plugins() { return "/api/v1/plugins"; }
+  static std::string plugin(std::string_view name, std::string_view action = {});
   // Health of the broker's parts: "/healthz".
   static std::string health() { return "/healthz"; }
 

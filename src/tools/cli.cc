@@ -5,6 +5,7 @@
 #include "tools/doctor_command.h"
 #include "tools/journal_commands.h"
 #include "tools/peek_command.h"
+#include "tools/plugin_commands.h"
 #include "tools/queue_commands.h"
 #include "tools/receive_command.h"
 #include "tools/send_command.h"
@@ -54,6 +55,7 @@ ExitCode run_cli(int argc, const char* const* argv, const CliEnvironment& enviro
   add_global_options(app, globals);
   CommandAction selected;
   QueueCommands queue(app, globals, selected);
+  PluginCommands plugin(app, globals, selected);
   SendCommand send(app, globals, selected);
   ReceiveCommand receive(app, globals, selected);
   PeekCommand peek(app, globals, selected);

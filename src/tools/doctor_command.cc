@@ -1,5 +1,7 @@
 #include "tools/doctor_command.h"
 
+#include <csignal>
+
 #include <ostream>
 
 #include <CLI/CLI.hpp>
@@ -67,6 +69,9 @@ ExitCode DoctorCommand::check_stopped(Console& console) const {
   const ops::ConfigDraft draft = ops::load_config_draft(config_file_, flags, no_environment);
   ops::CheckOptions options;
   options.mode = ops::CheckMode::kDoctor;
+  // The plug-in check starts each plug-in once; one that exits before reading its hello must
+  // not end the doctor with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   if (!cgroup_root_.empty()) options.cgroup_root = cgroup_root_;
   ops::StartupReport report = ops::run_startup_checks(draft, options);
   DoctorFindings findings;

@@ -115,6 +115,31 @@ void add_publisher_check(const json& status, std::vector<ops::CheckResult>& chec
                                "by themselves"));
 }
 
+// One line per plug-in: ok when ready, a warning naming its state and why when not (the broker
+// and the other queues are served either way; its queues follow their policy).
+void add_plugin_checks(const json& status, std::vector<ops::CheckResult>& checks) {
+  for (const json& plugin : array_of(status, "plugins")) {
+    const std::string name = fmt::format("live.plugins.{}", text_of(plugin, "name"));
+    const std::string state = text_of(plugin, "state");
+    if (state == "ready") {
+      checks.push_back(ops::passed(
+          name, fmt::format("{} \"{}\" is ready (pid {}, version {}, {} restart(s))", text_of(plugin, "kind"),
+                            text_of(plugin, "name"), number_of(plugin, "pid"), text_of(plugin, "version"),
+                            number_of(plugin, "restarts"))));
+      continue;
+    }
+    const bool disabled = state == "disabled";
+    checks.push_back(warning(
+        name, ErrorCode::kPluginUnavailable,
+        fmt::format("{} \"{}\" is {}: {}", text_of(plugin, "kind"), text_of(plugin, "name"), state,
+                    text_of(plugin, "reason")),
+        disabled ? fmt::format("'ballast plugin enable {}' starts it again", text_of(plugin, "name"))
+                 : fmt::format("its queues follow their policy meanwhile; 'ballast plugin show {}' and its "
+                               "plugin.* events say why it is down",
+                               text_of(plugin, "name"))));
+  }
+}
+
 std::string event_line(const json& event) {
   std::string line =
       fmt::format("{} {} {}", text_of(event, "time"), text_of(event, "level"), text_of(event, "event"));
@@ -164,6 +189,7 @@ LiveFindings live_findings(const json& status, const Result<json>& stats) {
   add_health_checks(status, findings.checks);
   add_queue_checks(status, findings.checks);
   add_publisher_check(status, findings.checks);
+  add_plugin_checks(status, findings.checks);
   add_event_check(status, findings);
   findings.checks.push_back(stats_check(stats));
   findings.live = status;

@@ -7,6 +7,8 @@
 //  - live.queues: fail for each queue with unreadable messages, else ok;
 //  - live.publishers: warn while AMQP publishers are blocked or HTTP publishes were refused for
 //    a broker-wide reason in the last minute, else ok;
+//  - live.plugins.NAME: ok for each plug-in that is ready, warn (PLUGIN_UNAVAILABLE, its state
+//    and why) for each that is not;
 //  - live.events: warn when the broker logged warn or error events since it started (each is
 //    listed, newest first), else ok;
 //  - live.stats: queues, messages and journal size (warn when they cannot be read).

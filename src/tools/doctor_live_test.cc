@@ -31,6 +31,30 @@ TEST(DoctorLive, AQuietBrokerIsAllOk) {
   EXPECT_EQ(findings.live["stats"]["queues"], 2);
 }
 
+TEST(DoctorLive, EachPluginIsOkWhenReadyAndAWarningNamingItsStateAndWhyWhenNot) {
+  const json status = json::parse(R"({"status": "ok", "serving": true, "degraded": [], "damaged_queues": [],
+      "blocked_publishers": [], "recent_events": [], "recent_events_total": 0, "plugins": [
+        {"name": "spam", "kind": "filter", "state": "ready", "reason": "", "pid": 41, "version": "2.1",
+         "restarts": 3},
+        {"name": "hook", "kind": "trigger", "state": "circuit-open", "pid": 0,
+         "reason": "held off by its circuit breaker after 5 failed starts in a row"},
+        {"name": "old", "kind": "filter", "state": "disabled", "pid": 0, "reason": "disabled by the operator"}]})");
+  const LiveFindings findings = live_findings(status, stats());
+  const ops::CheckResult* spam = find_check(findings, "live.plugins.spam");
+  ASSERT_NE(spam, nullptr);
+  EXPECT_EQ(spam->status, ops::CheckStatus::kOk);
+  EXPECT_NE(spam->message.find("pid 41, version 2.1, 3 restart(s)"), std::string::npos) << spam->message;
+  const ops::CheckResult* hook = find_check(findings, "live.plugins.hook");
+  ASSERT_NE(hook, nullptr);
+  EXPECT_EQ(hook->status, ops::CheckStatus::kWarn);
+  EXPECT_EQ(hook->code, ErrorCode::kPluginUnavailable);
+  EXPECT_NE(hook->message.find("is circuit-open: held off by its circuit breaker"), std::string::npos)
+      << hook->message;
+  const ops::CheckResult* old = find_check(findings, "live.plugins.old");
+  ASSERT_NE(old, nullptr);
+  EXPECT_NE(old->fix.find("'ballast plugin enable old'"), std::string::npos) << old->fix;
+}
+
 TEST(DoctorLive, DegradedStorageFailsBlockedPublishersAndEventsWarn) {
   const json status = json::parse(R"({"status": "degraded", "serving": true,
       "degraded": [{"component": "storage", "code": "STORAGE_PERMISSION_DENIED", "message": "cannot write /d"}],

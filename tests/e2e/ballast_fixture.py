@@ -34,6 +34,9 @@ class Daemon:
         self._reader = None
 
     def start(self, expect_ready=True):
+        # A restart learns its new address from its own server.ready line.
+        self.address = None
+        self.ready_fields = {}
         self.process = subprocess.Popen(
             [*self.prefix, self.ballastd, "--data-dir", self.data_dir,
              # HTTP and AMQP on ports the kernel picks, unless the test asks for its own listeners.

@@ -13,8 +13,10 @@
 
 #include "broker/exchange_table.h"
 #include "broker/journal_records.h"
+#include "plugins/plugin_overlay.h"
 #include "storage/record_codec.h"
 #include "storage/segment_header.h"
+#include "util/bytes.h"
 #include "util/check.h"
 
 namespace ballast::fuzz {
@@ -60,6 +62,22 @@ void check_exchange_table(std::string_view payload) {
   BALLAST_CHECK(again.encode() == encoded, "an exchange table does not survive a second round trip");
 }
 
+// Record type 10: the broker reads only the two strings; the plug-in host decodes the settings,
+// which must come out as a value or an error, never an exception.
+void check_plugin_settings(std::string_view payload) {
+  ByteReader reader(payload);
+  std::string plugin, settings;
+  if (!reader.str(plugin) || !reader.str(settings)) return;
+  BALLAST_CHECK(broker::encode_plugin_settings(plugin, settings) ==
+                    payload.substr(0, payload.size() - reader.remaining()),
+                "a plug-in settings record does not survive a round trip");
+  auto overlay = plugins::decode_overlay(plugin, settings);
+  if (overlay) {
+    auto again = plugins::decode_overlay(plugin, plugins::encode_overlay(*overlay));
+    BALLAST_CHECK(again && *again == *overlay, "plug-in settings do not survive a round trip");
+  }
+}
+
 void check_broker_payload(uint16_t type, std::string_view payload) {
   using broker::RecordType;
   auto encode = [](const auto& record) { return broker::encode(record); };
@@ -96,6 +114,8 @@ void check_broker_payload(uint16_t type, std::string_view payload) {
                                                                   encode, "message-moved");
     case RecordType::kExchangesChanged:
       return check_exchange_table(payload);
+    case RecordType::kPluginSettings:
+      return check_plugin_settings(payload);
   }
 }
 

@@ -105,6 +105,11 @@ void TrackedBroker::peek(std::string vhost, std::string name, uint32_t max_messa
   inner_.peek(std::move(vhost), std::move(name), max_messages, track(std::move(done), calls_));
 }
 
+void TrackedBroker::store_plugin_settings(std::string plugin, std::string settings,
+                                          broker::Callback<void> done) {
+  inner_.store_plugin_settings(std::move(plugin), std::move(settings), track(std::move(done), calls_));
+}
+
 void TrackedBroker::stats(broker::Callback<broker::BrokerStats> done) {
   inner_.stats(track(std::move(done), calls_));
 }

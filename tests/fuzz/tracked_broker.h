@@ -61,6 +61,10 @@ class TrackedBroker final : public broker::Broker {
   void peek(std::string vhost, std::string name, uint32_t max_messages,
             broker::Callback<std::vector<broker::DeliveredMessage>> done) override;
   void stats(broker::Callback<broker::BrokerStats> done) override;
+  void store_plugin_settings(std::string plugin, std::string settings, broker::Callback<void> done) override;
+  std::map<std::string, std::string> recovered_plugin_settings() const override {
+    return inner_.recovered_plugin_settings();
+  }
   broker::HealthReport health() const override { return inner_.health(); }
 
  private:

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "protocol/http/api_json.h"
+#include "protocol/http/api_responses.h"
 #include "protocol/http/live_status.h"
+#include "protocol/http/plugin_json.h"
 
 namespace ballast::http {
 
@@ -81,25 +83,6 @@ std::optional<std::string> query_value(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-// Replaces invalid UTF-8 (e.g. echoed from a percent-decoded path) instead of throwing.
-ApiResponse json_response(int status, const json& body) {
-  return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
-}
-
-ApiResponse not_found(const ApiRequest& request) {
-  return error_response(
-      Error(ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.target),
-            "see the routes in docs/http-api.md: /api/v1/queues/{name}/..., /api/v1/stats, /api/v1/status, "
-            "/healthz, /readyz"));
-}
-
-ApiResponse method_not_allowed(const ApiRequest& request, std::string_view allowed) {
-  return error_response(Error(ErrorCode::kInvalidArgument,
-                              fmt::format("{} is not allowed on {}", request.method, request.target),
-                              fmt::format("use {}", allowed)),
-                        405);
-}
-
 // Adapts a Broker callback into an HTTP reply.
 template <typename T, typename Render>
 broker::Callback<T> answer(ApiReply reply, Render render) {
@@ -134,6 +117,25 @@ std::optional<Error> content_type_refusal(const ApiRequest& request) {
 
 }  // namespace
 
+// Replaces invalid UTF-8 (e.g. echoed from a percent-decoded path) instead of throwing.
+ApiResponse json_response(int status, const json& body) {
+  return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+ApiResponse not_found(const ApiRequest& request) {
+  return error_response(
+      Error(ErrorCode::kNotFound, fmt::format("no route for {} {}", request.method, request.target),
+            "see the routes in docs/http-api.md: /api/v1/queues/{name}/..., /api/v1/plugins/..., "
+            "/api/v1/stats, /api/v1/status, /healthz, /readyz"));
+}
+
+ApiResponse method_not_allowed(const ApiRequest& request, std::string_view allowed) {
+  return error_response(Error(ErrorCode::kInvalidArgument,
+                              fmt::format("{} is not allowed on {}", request.method, request.target),
+                              fmt::format("use {}", allowed)),
+                        405);
+}
+
 ApiResponse error_response(const Error& error, int status_override) {
   const int status = status_override != 0 ? status_override : error_code_info(error.code()).http_status;
   return json_response(status, error_json(error));
@@ -153,7 +155,12 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
   if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz")) {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
     const broker::HealthReport health = broker_.health();
-    if (s[0] == "healthz") return reply(json_response(200, health_json(health)));
+    if (s[0] == "healthz") {
+      json document = health_json(health);
+      document["plugins"] = plugin_summary_json(
+          live_.plugins != nullptr ? live_.plugins->list() : std::vector<plugins::PluginView>{});
+      return reply(json_response(200, document));
+    }
     return reply(
         json_response(health.serving ? 200 : 503, {{"status", health.serving ? "ready" : "not_ready"}}));
   }
@@ -163,6 +170,7 @@ void ApiRouter::handle(ApiRequest request, ApiReply reply) {
     return broker_.stats(answer<broker::BrokerStats>(
         std::move(reply), [](const auto& stats) { return json_response(200, stats_json(stats)); }));
   }
+  if (s[2] == "plugins") return handle_plugins(s, request, reply);
   if (s.size() == 3 && s[2] == "status") {
     if (request.method != "GET") return reply(method_not_allowed(request, "GET"));
     return reply(live_status());
@@ -274,7 +282,10 @@ ApiResponse ApiRouter::live_status() const {
   status.recent_events_total = live_.recent_events.total_added();
   status.recent_events_capacity = live_.recent_events.capacity();
   status.now_unix_ms = live_.clock.wall_ms();
-  return json_response(200, live_status_json(status));
+  json document = live_status_json(status);
+  document["plugins"] = plugins_json(
+      live_.plugins != nullptr ? live_.plugins->list() : std::vector<plugins::PluginView>{})["plugins"];
+  return json_response(200, document);
 }
 
 broker::Callback<broker::PublishOutcome> ApiRouter::counting_refusals(

@@ -1,8 +1,9 @@
 #pragma once
 // Routes one HTTP request of the API (/api/v1/..., /healthz, /readyz) to a Broker call and
 // turns the answer into a JSON response. No sockets here: http_server.cc feeds it.
-// GET /api/v1/status also reads the LiveSources (blocked publishers, recent fault events) and
-// the publishes this router refused for a broker-wide reason (protocol/http/live_status.h).
+// GET /api/v1/status also reads the LiveSources (blocked publishers, recent fault events, the
+// plug-ins) and the publishes this router refused for a broker-wide reason
+// (protocol/http/live_status.h); /api/v1/plugins/... go to the LiveSources' PluginControl.
 // Thread-safe: handle() may be called from any network thread; the reply callback runs
 // exactly once, on the broker thread or the calling thread.
 
@@ -10,8 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "broker/broker.h"
+#include "plugins/plugin_control.h"
 #include "protocol/http/publish_refusals.h"
 #include "protocol/net/blocked_publishers.h"
 #include "util/clock.h"
@@ -38,6 +41,7 @@ struct LiveSources {
   const net::BlockedPublishers& blocked_publishers;  // filled by the AMQP front end
   const log::RecentEventRing& recent_events;         // log::recent_fault_events() in ballastd
   const Clock& clock;
+  plugins::PluginControl* plugins = nullptr;  // the plug-in host; null = no plug-in routes
 };
 
 class ApiRouter {
@@ -50,6 +54,8 @@ class ApiRouter {
  private:
   void handle_queue(const std::string& vhost, const std::string& name, const std::string& action,
                     ApiRequest& request, const std::string& query, ApiReply& reply);
+  // /api/v1/plugins/... (api_plugin_routes.cc); `segments` start with "api", "v1", "plugins".
+  void handle_plugins(const std::vector<std::string>& segments, ApiRequest& request, ApiReply& reply);
   void handle_receive(const std::string& vhost, const std::string& name, const std::string& body,
                       ApiReply& reply);
   ApiResponse live_status() const;

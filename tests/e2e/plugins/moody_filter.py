@@ -8,6 +8,7 @@ Usage: moody_filter.py MODE_FILE. The file holds one word:
   crash    handshake, then exit with status 3 on the first message
   slow     handshake and pings fine, but answer each message after 3 s
   garbage  handshake, then answer the first message with bytes that are not a frame
+  exit     read the hello, then exit with status 4 without answering it
 Standard library only, protocol version 1 (docs/plugins.md).
 """
 import base64
@@ -56,6 +57,9 @@ def main():
     if mode == "hang":
         time.sleep(3600)
         return 0
+    if mode == "exit":
+        print("moody_filter exiting before its hello on purpose", file=sys.stderr, flush=True)
+        return 4
     write_frame({"type": "hello", "protocol": 1, "name": "moody", "version": "1.0", "capabilities": ["filter"]})
     while True:
         frame = read_frame(stdin)
