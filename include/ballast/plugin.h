@@ -47,6 +47,7 @@ struct Message {
   std::map<std::string, std::string> headers;
   int priority = 0;
   int64_t published_at_ms = 0;  // trigger calls only
+  std::string routing_key;      // trigger calls only: its AMQP routing key (empty over HTTP)
 };
 
 struct FilterCall {

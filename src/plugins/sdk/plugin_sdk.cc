@@ -96,6 +96,7 @@ Message message_from(const json& object, Problem& problem) {
   message.headers = string_map(object.value("headers", json::object()));
   message.priority = object.value("priority", 0);
   message.published_at_ms = object.value("published_at_ms", int64_t{0});
+  message.routing_key = object.value("routing_key", "");
   return message;
 }
 
