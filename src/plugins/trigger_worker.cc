@@ -159,11 +159,12 @@ void TriggerWorker::on_outcome(uint64_t key, TriggerOutcome outcome) {
     case TriggerResult::kDone:
       return settle_done(key);
     case TriggerResult::kFailed:
-      return dead_letter(key, fmt::format("trigger plug-in \"{}\" failed on attempt {}: {}", name_,
-                                          work.attempt, outcome.reason));
+      return dead_letter(key, ErrorCode::kPluginRejected,
+                         fmt::format("trigger plug-in \"{}\" failed on attempt {}: {}", name_, work.attempt,
+                                     outcome.reason));
     case TriggerResult::kRetry:
       if (work.attempt >= max_attempts) {
-        return dead_letter(key,
+        return dead_letter(key, ErrorCode::kPluginUnavailable,
                            fmt::format("trigger plug-in \"{}\" gave up after {} attempts (max_attempts = "
                                        "{}); the last: {}",
                                        name_, work.attempt, max_attempts, outcome.reason));
@@ -204,14 +205,14 @@ void TriggerWorker::settle_done(uint64_t key) {
   broker_.ack_leases(std::string(kVhost), queue_name_, {lease}, settled("ack", lease));
 }
 
-void TriggerWorker::dead_letter(uint64_t key, std::string reason) {
+void TriggerWorker::dead_letter(uint64_t key, ErrorCode code, std::string reason) {
   const Item& item = items_.at(key);
   dead_lettered_.fetch_add(1);
   log::limited_event(
       log::Level::kError, "plugin.trigger_dead_lettered",
       {log::kv("plugin", name_), log::kv("queue", item.work.queue),
        log::kv("message_id", item.work.message.id), log::kv("attempt", item.work.attempt),
-       log::kv("code", "PLUGIN_UNAVAILABLE"), log::kv("reason", reason),
+       log::kv("code", error_code_name(code)), log::kv("reason", reason),
        log::kv("fix",
                fmt::format("the work item is in queue {} with x-death-reason; fix the cause and publish it "
                            "to the queue again to run the trigger again",

@@ -9,7 +9,7 @@ anything else exits 0. Proves:
     queue, id, attempt and headers in the environment;
   - exit 75 is retried (plugin.trigger_retry) and the next attempt is done;
   - exit 3 dead-letters the message into ballast.dead-letter with a reason naming the command,
-    the status and the last stderr line (plugin.trigger_dead_lettered);
+    the status and the last stderr line (plugin.trigger_dead_lettered, code=PLUGIN_REJECTED);
   - an invalid option makes the plug-in refuse its hello with a CONFIG_INVALID line in the log.
 """
 import argparse
@@ -149,7 +149,8 @@ class CommandTrigger(unittest.TestCase):
         self.assertIn("exited with status 3; its last stderr line: no such customer 42", reason)
         self.assertIn("/usr/bin/python3", reason)
         self.assertEqual(len(self.runs_of(bad)), 1)  # failed is never retried
-        self.assertTrue(self.daemon.logged("event=plugin.trigger_dead_lettered", "plugin=runner"), self.daemon.log_tail())
+        self.assertTrue(self.daemon.logged("event=plugin.trigger_dead_lettered", "plugin=runner",
+                                           f"message_id={bad}", "code=PLUGIN_REJECTED"), self.daemon.log_tail())
         # The command's stderr reached the broker's log.
         self.assertTrue(self.daemon.logged("event=plugin.stderr", "plugin=runner", "looking the customer up"), self.daemon.log_tail())
 
