@@ -101,7 +101,8 @@ struct Handlers {
 };
 
 // Runs the protocol on `in_fd` and `out_fd` (stdin and stdout) until the broker closes the
-// input. Returns 0 then, or 2 after a protocol error or a refused hello (printed to stderr).
+// input. Returns 0 then, or 2 after a protocol error (a member of the wrong JSON type among them;
+// never an exception) or a refused hello, printed to stderr.
 int run(const Handlers& handlers, int in_fd = 0, int out_fd = 1);
 
 }  // namespace ballast::plugin
