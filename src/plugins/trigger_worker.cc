@@ -15,9 +15,10 @@ constexpr std::string_view kVhost = "/";
 constexpr uint32_t kTickMs = 200;
 // The long poll on the work queue.
 constexpr uint32_t kPollWaitMs = 2000;
-// Waiter ids of trigger workers: far from the AMQP front end's, which count up from 1.
-constexpr uint64_t kWaiterIdBase = 1ull << 62;
-std::atomic<uint64_t> next_waiter_id{kWaiterIdBase};
+// Names a worker's long poll for cancel_receive(). A waiter id must be unique only among the
+// waiters of one queue, and a work queue has one worker: one id far from the AMQP front end's
+// (which count up from 1) serves every worker, with no shared counter.
+constexpr uint64_t kWorkQueueWaiterId = 1ull << 62;
 
 // The stored message's vhost and queue, taken out of the work item's headers.
 TriggerWork work_from(broker::DeliveredMessage message) {
@@ -49,7 +50,7 @@ TriggerWorker::TriggerWorker(boost::asio::io_context& io, PluginSupervisor& supe
       gate_(std::move(gate)),
       name_(supervisor.config().name),
       queue_name_(fmt::format("{}{}", broker::kTriggerQueuePrefix, name_)),
-      waiter_id_(next_waiter_id.fetch_add(1)),
+      waiter_id_(kWorkQueueWaiterId),
       tick_timer_(io) {}
 
 TriggerWorker::~TriggerWorker() = default;
