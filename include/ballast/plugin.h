@@ -47,6 +47,7 @@ struct Message {
   std::map<std::string, std::string> headers;
   int priority = 0;
   int64_t published_at_ms = 0;  // trigger calls only
+  std::string routing_key;      // trigger calls only: its AMQP routing key (empty over HTTP)
 };
 
 struct FilterCall {
@@ -100,7 +101,8 @@ struct Handlers {
 };
 
 // Runs the protocol on `in_fd` and `out_fd` (stdin and stdout) until the broker closes the
-// input. Returns 0 then, or 2 after a protocol error or a refused hello (printed to stderr).
+// input. Returns 0 then, or 2 after a protocol error (a member of the wrong JSON type among them;
+// never an exception) or a refused hello, printed to stderr.
 int run(const Handlers& handlers, int in_fd = 0, int out_fd = 1);
 
 }  // namespace ballast::plugin

@@ -279,7 +279,15 @@ std::vector<PluginConfig> parse_plugin_tables(const toml::node& node, const std:
           fmt::format("{}: {} = \"{}\" is used by an earlier [[plugins]] table: names must be unique",
                       reader.source_of("name"), reader.key_name("name"), config.name));
     }
+    std::set<std::string> queues_of_table;
     for (const std::string& queue : config.queues) {
+      if (!queues_of_table.insert(queue).second) {
+        // Twice in one trigger's list would make two work items a message.
+        problems.push_back(fmt::format(
+            "{}: {}: queue \"{}\" is listed twice for plug-in \"{}\"; remove the second \"{}\" from queues",
+            reader.source_of("queues"), reader.key_name("queues"), queue, config.name, queue));
+        continue;
+      }
       if (config.kind == plugins::kTriggerKind) {
         if (queue.starts_with("ballast.")) {
           problems.push_back(

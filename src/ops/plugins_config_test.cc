@@ -173,6 +173,37 @@ queues = ["r"]
   EXPECT_EQ(loaded.error().code(), ErrorCode::kConfigInvalid);
 }
 
+TEST_F(PluginsConfigTest, AQueueListedTwiceForOnePluginIsNamedWithTheFix) {
+  const ConfigDraft draft = load(R"([[plugins]]
+name = "hook"
+kind = "trigger"
+command = ["/bin/t"]
+queues = ["orders", "mail", "orders"]
+
+[[plugins]]
+name = "spam"
+kind = "filter"
+command = ["/bin/f"]
+queues = ["in", "in"]
+)");
+  const std::string problems = all(draft);
+  EXPECT_NE(
+      problems.find(":5: plugins[0].queues: queue \"orders\" is listed twice for plug-in \"hook\"; remove "
+                    "the second \"orders\" from queues"),
+      std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].queues: queue \"in\" is listed twice for plug-in \"spam\""),
+            std::string::npos)
+      << problems;
+  // Not also reported as a queue with two filters.
+  EXPECT_EQ(problems.find("already has the filter"), std::string::npos) << problems;
+  EXPECT_TRUE(draft.config.plugins.empty());
+  auto loaded = load_config((dir_.path() / "ballast.toml").string(), {},
+                            [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().code(), ErrorCode::kConfigInvalid);
+}
+
 TEST_F(PluginsConfigTest, PluginsMustBeAnArrayOfTables) {
   const ConfigDraft draft = load("plugins = \"spam\"\n");
   EXPECT_NE(all(draft).find("plugins must be an array of tables"), std::string::npos) << all(draft);

@@ -107,6 +107,7 @@ json trigger_frame(uint64_t id, const TriggerWork& work) {
   const broker::DeliveredMessage& message = work.message;
   json body = message_object(message.id, message.body, message.properties, message.priority);
   body["published_at_ms"] = message.published_at_ms;
+  if (!message.properties.amqp_routing_key.empty()) body["routing_key"] = message.properties.amqp_routing_key;
   return json{{"type", "trigger"},       {"id", id},       {"vhost", work.vhost}, {"queue", work.queue},
               {"attempt", work.attempt}, {"message", body}};
 }

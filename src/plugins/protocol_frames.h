@@ -34,6 +34,7 @@ struct TriggerWork {
   uint32_t attempt = 1;
   broker::DeliveredMessage message;  // the message as stored (without the work item's own headers)
 };
+// The message's "routing_key" is there only for one published over AMQP.
 nlohmann::json trigger_frame(uint64_t id, const TriggerWork& work);
 
 // A trigger plug-in's answer (docs/plugins.md, "Trigger calls"). The broker also answers a call

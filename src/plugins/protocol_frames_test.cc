@@ -170,6 +170,9 @@ TEST(ProtocolFrames, ATriggerFrameCarriesTheQueueAttemptAndMessage) {
   EXPECT_EQ(frame["message"]["headers"]["k"], "v");
   EXPECT_EQ(frame["message"]["priority"], 2);
   EXPECT_EQ(frame["message"]["published_at_ms"], 1700000000123);
+  EXPECT_FALSE(frame["message"].contains("routing_key"));  // published over HTTP
+  work.message.properties.amqp_routing_key = "orders.eu";
+  EXPECT_EQ(trigger_frame(10, work)["message"]["routing_key"], "orders.eu");
 }
 
 TEST(ProtocolFrames, OutcomesAreDoneRetryOrFailedWithAReason) {

@@ -15,9 +15,10 @@ constexpr std::string_view kVhost = "/";
 constexpr uint32_t kTickMs = 200;
 // The long poll on the work queue.
 constexpr uint32_t kPollWaitMs = 2000;
-// Waiter ids of trigger workers: far from the AMQP front end's, which count up from 1.
-constexpr uint64_t kWaiterIdBase = 1ull << 62;
-std::atomic<uint64_t> next_waiter_id{kWaiterIdBase};
+// Names a worker's long poll for cancel_receive(). A waiter id must be unique only among the
+// waiters of one queue, and a work queue has one worker: one id far from the AMQP front end's
+// (which count up from 1) serves every worker, with no shared counter.
+constexpr uint64_t kWorkQueueWaiterId = 1ull << 62;
 
 // The stored message's vhost and queue, taken out of the work item's headers.
 TriggerWork work_from(broker::DeliveredMessage message) {
@@ -49,7 +50,7 @@ TriggerWorker::TriggerWorker(boost::asio::io_context& io, PluginSupervisor& supe
       gate_(std::move(gate)),
       name_(supervisor.config().name),
       queue_name_(fmt::format("{}{}", broker::kTriggerQueuePrefix, name_)),
-      waiter_id_(next_waiter_id.fetch_add(1)),
+      waiter_id_(kWorkQueueWaiterId),
       tick_timer_(io) {}
 
 TriggerWorker::~TriggerWorker() = default;
@@ -159,11 +160,12 @@ void TriggerWorker::on_outcome(uint64_t key, TriggerOutcome outcome) {
     case TriggerResult::kDone:
       return settle_done(key);
     case TriggerResult::kFailed:
-      return dead_letter(key, fmt::format("trigger plug-in \"{}\" failed on attempt {}: {}", name_,
-                                          work.attempt, outcome.reason));
+      return dead_letter(key, ErrorCode::kPluginRejected,
+                         fmt::format("trigger plug-in \"{}\" failed on attempt {}: {}", name_, work.attempt,
+                                     outcome.reason));
     case TriggerResult::kRetry:
       if (work.attempt >= max_attempts) {
-        return dead_letter(key,
+        return dead_letter(key, ErrorCode::kPluginUnavailable,
                            fmt::format("trigger plug-in \"{}\" gave up after {} attempts (max_attempts = "
                                        "{}); the last: {}",
                                        name_, work.attempt, max_attempts, outcome.reason));
@@ -204,14 +206,14 @@ void TriggerWorker::settle_done(uint64_t key) {
   broker_.ack_leases(std::string(kVhost), queue_name_, {lease}, settled("ack", lease));
 }
 
-void TriggerWorker::dead_letter(uint64_t key, std::string reason) {
+void TriggerWorker::dead_letter(uint64_t key, ErrorCode code, std::string reason) {
   const Item& item = items_.at(key);
   dead_lettered_.fetch_add(1);
   log::limited_event(
       log::Level::kError, "plugin.trigger_dead_lettered",
       {log::kv("plugin", name_), log::kv("queue", item.work.queue),
        log::kv("message_id", item.work.message.id), log::kv("attempt", item.work.attempt),
-       log::kv("code", "PLUGIN_UNAVAILABLE"), log::kv("reason", reason),
+       log::kv("code", error_code_name(code)), log::kv("reason", reason),
        log::kv("fix",
                fmt::format("the work item is in queue {} with x-death-reason; fix the cause and publish it "
                            "to the queue again to run the trigger again",

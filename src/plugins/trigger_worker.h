@@ -9,6 +9,8 @@
 //                                 retry.initial_ms doubling to retry.max_ms (plugin.trigger_retry);
 //                                 at the retry.max_attempts-th attempt, dead-lettered instead
 //   failed                     -> dead-lettered at once with the plug-in's reason
+//                                 (plugin.trigger_dead_lettered code=PLUGIN_REJECTED; when the
+//                                 attempts run out, code=PLUGIN_UNAVAILABLE)
 // A dead-lettered item goes to the vhost's ballast.dead-letter with x-death-reason naming the
 // plug-in, the attempts and the last reason (plugin.trigger_dead_lettered): nothing is dropped.
 // The attempt number is the work item's delivery count, so it survives a restart.
@@ -30,6 +32,7 @@
 #include "plugins/plugin_control.h"
 #include "plugins/plugin_supervisor.h"
 #include "plugins/post_gate.h"
+#include "util/error_code.h"
 
 namespace ballast::plugins {
 
@@ -68,7 +71,9 @@ class TriggerWorker {
   void on_outcome(uint64_t key, TriggerOutcome outcome);
   void retry_later(uint64_t key, const std::string& reason);
   void settle_done(uint64_t key);
-  void dead_letter(uint64_t key, std::string reason);
+  // `code`: PLUGIN_REJECTED when the plug-in answered failed, PLUGIN_UNAVAILABLE when its
+  // attempts ran out (retry answers, missed deadlines, deaths during the call).
+  void dead_letter(uint64_t key, ErrorCode code, std::string reason);
   void give_back(uint64_t key);
   // Removes the item and hands its lease to `settle` (a Broker call).
   broker::LeaseRef release(uint64_t key);

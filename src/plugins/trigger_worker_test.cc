@@ -8,8 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "broker/broker_test_support.h"
 #include "plugins/host_with_broker_test.h"
+#include "util/log.h"
 
 namespace ballast::plugins {
 namespace {
@@ -26,6 +29,30 @@ std::string header(const broker::DeliveredMessage& message, std::string_view key
   }
   return {};
 }
+
+// The plugin.trigger_dead_lettered lines of the event log while it lives.
+class DeadLetterEvents {
+ public:
+  DeadLetterEvents() {
+    log::set_sink([this](std::string_view line) {
+      if (line.find("event=plugin.trigger_dead_lettered") == std::string_view::npos) return;
+      std::lock_guard lock(mu_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~DeadLetterEvents() { log::set_sink({}); }
+  std::string about(const std::string& message_id) {
+    std::lock_guard lock(mu_);
+    for (const std::string& line : lines_) {
+      if (line.find("message_id=" + message_id) != std::string::npos) return line;
+    }
+    return {};
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
 
 class TriggerWorkerTest : public testing::HostWithBrokerTest {
  protected:
@@ -105,6 +132,7 @@ TEST_F(TriggerWorkerTest, AWorkItemCommitsWithItsMessageAndNamesItsQueue) {
 }
 
 TEST_F(TriggerWorkerTest, OutcomesSettleRetryWithBackOffAndDeadLetterWithTheReason) {
+  DeadLetterEvents events;
   start(true);
   const auto ids = publish("orders", {"ok-1", "fail-1", "retry-always", "flaky-2"});
   ASSERT_TRUE(eventually([&] { return counters().done == 2 && counters().dead_lettered == 2; }, 20s))
@@ -126,6 +154,10 @@ TEST_F(TriggerWorkerTest, OutcomesSettleRetryWithBackOffAndDeadLetterWithTheReas
                                    "(attempt 3)"),
       std::string::npos)
       << reasons["retry-always"];
+  // A refusal is the plug-in's verdict; running out of attempts is its unavailability.
+  ASSERT_TRUE(eventually([&] { return !events.about(ids[1]).empty() && !events.about(ids[2]).empty(); }, 5s));
+  EXPECT_NE(events.about(ids[1]).find("code=PLUGIN_REJECTED"), std::string::npos) << events.about(ids[1]);
+  EXPECT_NE(events.about(ids[2]).find("code=PLUGIN_UNAVAILABLE"), std::string::npos) << events.about(ids[2]);
   // The stored messages themselves are the consumers' business, untouched by their triggers.
   EXPECT_EQ(peek("orders").size(), 4u);
 }

@@ -69,6 +69,13 @@ class Daemon:
     def url(self):
         return f"http://{self.address}"
 
+    def logged(self, *fragments):
+        """The log lines so far that contain every fragment."""
+        return [line for line in list(self.log_lines) if all(fragment in line for fragment in fragments)]
+
+    def log_tail(self, count=60):
+        return "\n".join(self.log_lines[-count:])
+
     def wait_exit(self, timeout_s=30):
         code = self.process.wait(timeout=timeout_s)
         self._reader.join(timeout=5)

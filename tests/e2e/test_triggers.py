@@ -3,6 +3,7 @@
 The shipped webhook-trigger plug-in points at an HTTP server on 127.0.0.1 (Python's http.server,
 run by this test on a port the kernel picks). Proves:
   - every message stored in the attached queue is POSTed at least once, with its id and queue;
+  - a 404 answer dead-letters the message at once with the URL and status; a 429 is retried;
   - while the server answers 503 the work is retried with a doubling back-off (plugin.trigger_retry
     events), and all of it is delivered once the server answers 200 again;
   - ballastd killed with SIGKILL while trigger work is pending: after a restart the pending work
@@ -184,6 +185,29 @@ class Triggers(unittest.TestCase):
             webhook.set_status(200)
             self.assertTrue(fx.wait_for(lambda: set(failing) <= webhook.delivered_ids(), timeout_s=30), self.log())
             self.assertTrue(fx.wait_for(lambda: queue_messages(daemon, "ballast.trigger.hook") == 0, timeout_s=10))
+
+    def test_a_client_error_is_dead_lettered_at_once_and_429_is_retried(self):
+        with WebhookServer() as webhook:
+            daemon = self.start(webhook)
+            webhook.set_status(404)
+            [refused] = publish(daemon, "orders", ["no such order"])
+
+            def dead_letter():
+                status, answer = fx.http("GET", f"{daemon.url}/api/v1/queues/ballast.dead-letter/messages?max=100")
+                letters = answer["messages"] if status == 200 else []
+                return [m for m in letters if m["id"] == refused]
+
+            self.assertTrue(fx.wait_for(dead_letter, timeout_s=20), self.log())
+            reason = dead_letter()[0]["headers"]["x-death-reason"]
+            self.assertIn("failed on attempt 1", reason)
+            self.assertIn(f"{webhook.url} answered HTTP 404", reason)
+            self.assertEqual(webhook.attempts(), [1])
+            webhook.set_status(429)
+            [throttled] = publish(daemon, "orders", ["slow down"])
+            self.assertTrue(fx.wait_for(lambda: len(webhook.attempts()) >= 3, timeout_s=20), self.log())
+            webhook.set_status(200)
+            self.assertTrue(fx.wait_for(lambda: throttled in webhook.delivered_ids(), timeout_s=20), self.log())
+            self.assertTrue(self.logged("event=plugin.trigger_retry", "plugin=hook", "answered HTTP 429"))
 
     def test_pending_trigger_work_survives_a_kill9(self):
         with WebhookServer() as webhook:

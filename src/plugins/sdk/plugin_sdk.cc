@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "ballast/plugin.h"
 #include "util/base64.h"
@@ -71,6 +72,48 @@ bool write_frame(int fd, const json& frame) {
   return write_all(fd, bytes + payload);
 }
 
+// Typed members of one JSON object of the broker's: an absent member reads as its fallback, and
+// one of another JSON type sets `problem` (the first one found) instead of throwing.
+class Members {
+ public:
+  Members(const json& object, std::string what, Problem& problem)
+      : object_(object), what_(std::move(what)), problem_(problem) {}
+
+  std::string text(const char* key) {
+    const auto found = object_.find(key);
+    if (found == object_.end()) return {};
+    if (found->is_string()) return found->get<std::string>();
+    wrong_type(key, *found, "a string");
+    return {};
+  }
+
+  template <typename Number>
+  Number number(const char* key, Number fallback) {
+    const auto found = object_.find(key);
+    if (found == object_.end()) return fallback;
+    if (found->is_number_unsigned()) {
+      const uint64_t value = found->get<uint64_t>();
+      if (std::in_range<Number>(value)) return static_cast<Number>(value);
+    } else if (found->is_number_integer()) {
+      const int64_t value = found->get<int64_t>();
+      if (std::in_range<Number>(value)) return static_cast<Number>(value);
+    }
+    wrong_type(key, *found, "a whole number in range");
+    return fallback;
+  }
+
+ private:
+  void wrong_type(const char* key, const json& value, const char* wanted) {
+    if (!problem_.empty()) return;
+    const std::string shown = value.dump().substr(0, 64);
+    problem_ = "a " + what_ + " whose \"" + key + "\" is " + shown + " where " + wanted + " is needed";
+  }
+
+  const json& object_;
+  std::string what_;
+  Problem& problem_;
+};
+
 std::map<std::string, std::string> string_map(const json& object) {
   std::map<std::string, std::string> result;
   if (!object.is_object()) return result;
@@ -86,16 +129,18 @@ Message message_from(const json& object, Problem& problem) {
     problem = "a call without a \"message\" object";
     return message;
   }
-  message.id = object.value("id", "");
-  auto body = base64_decode(object.value("body_base64", ""));
+  Members members(object, "message", problem);
+  message.id = members.text("id");
+  auto body = base64_decode(members.text("body_base64"));
   if (!body) problem = "a message whose body_base64 is not base64";
   message.body = body.value_or("");
-  message.content_type = object.value("content_type", "");
-  message.correlation_id = object.value("correlation_id", "");
-  message.reply_to = object.value("reply_to", "");
+  message.content_type = members.text("content_type");
+  message.correlation_id = members.text("correlation_id");
+  message.reply_to = members.text("reply_to");
   message.headers = string_map(object.value("headers", json::object()));
-  message.priority = object.value("priority", 0);
-  message.published_at_ms = object.value("published_at_ms", int64_t{0});
+  message.priority = members.number("priority", 0);
+  message.published_at_ms = members.number("published_at_ms", int64_t{0});
+  message.routing_key = members.text("routing_key");
   return message;
 }
 
@@ -117,16 +162,18 @@ json outcome_frame(uint64_t id, const Outcome& outcome) {
 // The answer to one frame after the hello; nullopt with `problem` set if it cannot be answered.
 std::optional<json> answer(const Handlers& handlers, const json& frame, Problem& problem) {
   const std::string type = frame["type"].get<std::string>();
-  const uint64_t id = frame.value("id", uint64_t{0});
+  Members members(frame, "\"" + type + "\" frame", problem);
+  const uint64_t id = members.number("id", uint64_t{0});
+  if (!problem.empty()) return std::nullopt;
   if (type == "ping") return json{{"type", "pong"}, {"id", id}};
   const json message = frame.value("message", json());
   if (type == "filter" && handlers.on_filter) {
-    FilterCall call{frame.value("vhost", ""), frame.value("queue", ""), message_from(message, problem)};
+    FilterCall call{members.text("vhost"), members.text("queue"), message_from(message, problem)};
     if (!problem.empty()) return std::nullopt;
     return verdict_frame(id, handlers.on_filter(call));
   }
   if (type == "trigger" && handlers.on_trigger) {
-    TriggerCall call{frame.value("vhost", ""), frame.value("queue", ""), frame.value("attempt", 1u),
+    TriggerCall call{members.text("vhost"), members.text("queue"), members.number("attempt", 1u),
                      message_from(message, problem)};
     if (!problem.empty()) return std::nullopt;
     return outcome_frame(id, handlers.on_trigger(call));
@@ -144,8 +191,10 @@ bool handshake(const Handlers& handlers, int in_fd, int out_fd, Problem& problem
     problem = "the broker's first frame is not a hello";
     return false;
   }
-  Hello hello{frame->value("broker", ""), frame->value("name", ""), frame->value("kind", ""),
+  Members members(*frame, "hello", problem);
+  Hello hello{members.text("broker"), members.text("name"), members.text("kind"),
               string_map(frame->value("options", json::object()))};
+  if (!problem.empty()) return false;
   if (handlers.on_hello) {
     if (auto refused = handlers.on_hello(hello)) {
       problem = "refuses to start: " + *refused;

@@ -71,10 +71,27 @@ class SdkPipes : public ::testing::Test {
                 {"published_at_ms", 42}};
   }
 
+  // Runs a trigger-only plug-in through `frames` on fresh pipes; its exit status once its output
+  // ended. answers_ counts the frames it wrote.
+  int status_after(const std::vector<json>& frames) {
+    TearDown();
+    SetUp();
+    decoder_ = plugins::FrameDecoder();
+    Handlers handlers;
+    handlers.on_trigger = [](const TriggerCall&) { return Outcome::done(); };
+    start(handlers);
+    for (const json& frame : frames) send(frame);
+    answers_ = 0;
+    while (answers_ < frames.size() && !receive().is_null()) ++answers_;
+    runner_.join();
+    return status_;
+  }
+
   int to_plugin_[2] = {-1, -1};
   int from_plugin_[2] = {-1, -1};
   std::thread runner_;
   int status_ = -1;
+  size_t answers_ = 0;
   plugins::FrameDecoder decoder_;
 };
 
@@ -163,6 +180,29 @@ TEST_F(SdkPipes, AFilterCallToATriggerOnlyPluginIsAProblem) {
   EXPECT_TRUE(receive().is_null());
   runner_.join();
   EXPECT_EQ(status_, 2);
+}
+
+// A wrongly typed member used to escape as nlohmann::json::type_error and abort the plug-in.
+TEST_F(SdkPipes, AWronglyTypedCallMemberIsAProtocolProblemNotAnException) {
+  json bad_message = message("x");
+  bad_message["priority"] = "high";
+  EXPECT_EQ(
+      status_after({hello("trigger"), json{{"type", "ping"}, {"id", 1}},
+                    json{{"type", "trigger"}, {"id", 2}, {"attempt", "two"}, {"message", message("x")}}}),
+      2);
+  EXPECT_EQ(answers_, 2u);  // the hello and the pong
+  EXPECT_EQ(status_after({hello("trigger"), json{{"type", "trigger"}, {"id", 1}, {"message", bad_message}}}),
+            2);
+  EXPECT_EQ(status_after({hello("trigger"), json{{"type", "trigger"}, {"id", 1}, {"queue", 5}}}), 2);
+}
+
+TEST_F(SdkPipes, AWronglyTypedIdOrHelloMemberIsAProtocolProblem) {
+  EXPECT_EQ(status_after({hello("trigger"), json{{"type", "ping"}, {"id", "one"}}}), 2);
+  EXPECT_EQ(status_after({hello("trigger"), json{{"type", "ping"}, {"id", -1}}}), 2);
+  json bad_hello = hello("trigger");
+  bad_hello["name"] = 7;
+  EXPECT_EQ(status_after({bad_hello}), 2);
+  EXPECT_EQ(answers_, 0u);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // webhook-trigger: a shipped trigger plug-in (docs/plugins.md, "webhook-trigger"). POSTs each
-// message stored in its queues to the `url` option: a 2xx answer is done; any other status, a
-// refused connection or no answer within `timeout_ms` is retry (the broker backs off and calls
-// again, then dead-letters after max_attempts). Built on the plug-in client library.
+// message stored in its queues to the `url` option: a 2xx answer is done; a 4xx other than 408,
+// 425 and 429 is failed (dead-lettered at once); any other status, a refused connection or no
+// answer within `timeout_ms` is retry (the broker backs off and calls again, then dead-letters
+// after max_attempts). Built on the plug-in client library.
 //
 // Options:  url = "http://host:port/path"   (required)
 //           timeout_ms = "5000"             (the whole request; keep it below call_timeout_ms)
@@ -19,6 +20,7 @@
 #include <string>
 
 #include "ballast/plugin.h"
+#include "plugins/webhook/webhook_status.h"
 #include "plugins/webhook/webhook_url.h"
 
 namespace {
@@ -82,9 +84,7 @@ Outcome post(const Settings& settings, const TriggerCall& call) {
   const std::string where = "http://" + settings.url.host + ":" + settings.url.port + settings.url.target;
   if (!io.stopped()) return Outcome::retry("no answer from " + where + " within timeout_ms while " + step);
   if (failure) return Outcome::retry(step + " " + where + ": " + failure.message());
-  const unsigned status = response.result_int();
-  if (status >= 200 && status < 300) return Outcome::done();
-  return Outcome::retry(where + " answered HTTP " + std::to_string(status));
+  return ballast::webhook::outcome_for_status(response.result_int(), where);
 }
 
 std::optional<std::string> configure(Settings& settings, const ballast::plugin::Hello& hello) {
