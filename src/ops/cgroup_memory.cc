@@ -2,8 +2,8 @@
 
 #include <charconv>
 #include <fstream>
-#include <sstream>
-#include <vector>
+
+#include "util/proc_cgroup.h"
 
 namespace ballast::ops {
 namespace {
@@ -18,22 +18,10 @@ struct CgroupPlace {
 };
 
 CgroupPlace find_place(const std::string& proc_self_cgroup) {
-  CgroupPlace place;
-  std::istringstream lines(proc_self_cgroup);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const size_t first = line.find(':');
-    const size_t second = first == std::string::npos ? first : line.find(':', first + 1);
-    if (second == std::string::npos) continue;
-    const std::string controllers = line.substr(first + 1, second - first - 1);
-    const std::string path = line.substr(second + 1);
-    bool memory = false;
-    std::istringstream names(controllers);
-    for (std::string name; std::getline(names, name, ',');) memory = memory || name == "memory";
-    if (memory) return CgroupPlace{1, "memory", path};
-    if (line.starts_with("0::")) place = CgroupPlace{2, "", path};
-  }
-  return place;
+  // The v1 memory controller wins when both are present.
+  if (auto path = proc_cgroup_path(proc_self_cgroup, "memory")) return CgroupPlace{1, "memory", *path};
+  if (auto path = proc_cgroup_path(proc_self_cgroup, "")) return CgroupPlace{2, "", *path};
+  return CgroupPlace{};
 }
 
 // The limit in one file: empty optional for "max" or an unlimited v1 value, nothing read when
