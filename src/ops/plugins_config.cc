@@ -29,7 +29,16 @@ constexpr Range kRanges[] = {
     {"max_open_files", 16, 1048576},     {"circuit_open_ms", 100, 86400000},
     {"retry_initial_ms", 10, 86400000},  {"retry_max_ms", 10, 86400000},
     {"max_attempts", 1, 1000000},        {"concurrency", 1, 1000},
-    {"watch_interval_ms", 100, 3600000},
+    {"watch_interval_ms", 100, 3600000}, {"cgroup_memory_max_bytes", 0, 1ull << 40},
+    {"cgroup_pids_max", 0, 4194304},     {"cgroup_cpu_max_percent", 0, 100000},
+};
+
+// The smallest value a cgroup_* key takes once set (0 means "not set"): below these a plug-in
+// cannot even start, and the kernel refuses a CPU quota under 1 ms per 100 ms period.
+constexpr Range kCgroupMinimums[] = {
+    {"cgroup_memory_max_bytes", 1ull << 20, 0},
+    {"cgroup_pids_max", 1, 0},
+    {"cgroup_cpu_max_percent", 1, 0},
 };
 
 // Keys that only one kind of plug-in takes.
@@ -55,6 +64,9 @@ const std::vector<std::string_view>& plugin_keys() {
                                                      "concurrency",
                                                      "watch",
                                                      "watch_interval_ms",
+                                                     "cgroup_memory_max_bytes",
+                                                     "cgroup_pids_max",
+                                                     "cgroup_cpu_max_percent",
                                                      "options"};
   return keys;
 }
@@ -87,6 +99,7 @@ class TableReader {
     config.watch = read_bool("watch", config.watch);
     config.watch_interval_ms =
         static_cast<uint32_t>(read_number("watch_interval_ms", config.watch_interval_ms));
+    read_cgroup(config);
     read_options(config);
     return config;
   }
@@ -160,6 +173,23 @@ class TableReader {
                                  trigger ? plugins::kFilterKind : plugins::kTriggerKind, *kind));
       }
     }
+  }
+
+  void read_cgroup(PluginConfig& config) {
+    config.cgroup_memory_max_bytes = read_cgroup_number("cgroup_memory_max_bytes");
+    config.cgroup_pids_max = read_cgroup_number("cgroup_pids_max");
+    config.cgroup_cpu_max_percent = static_cast<uint32_t>(read_cgroup_number("cgroup_cpu_max_percent"));
+  }
+
+  // A cgroup_* key: 0 or absent is "not set"; a set value is at least its kCgroupMinimums entry.
+  uint64_t read_cgroup_number(std::string_view key) {
+    const uint64_t value = read_number(key, 0);
+    const Range& minimum = *std::find_if(std::begin(kCgroupMinimums), std::end(kCgroupMinimums),
+                                         [&](const Range& candidate) { return candidate.key == key; });
+    if (value == 0 || value >= minimum.min) return value;
+    problem(key, fmt::format("= {} is below {}: set at least {}, or 0 (or leave it out) for no cgroup limit",
+                             value, minimum.min, minimum.min));
+    return 0;
   }
 
   void read_retry(PluginConfig& config) {

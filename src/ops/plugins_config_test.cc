@@ -204,6 +204,76 @@ queues = ["in", "in"]
   EXPECT_EQ(loaded.error().code(), ErrorCode::kConfigInvalid);
 }
 
+TEST_F(PluginsConfigTest, ReadsTheCgroupKeysAndLeavesThemUnsetByDefault) {
+  const ConfigDraft draft = load(R"([[plugins]]
+name = "boxed"
+kind = "filter"
+command = ["/bin/f"]
+queues = ["in"]
+cgroup_memory_max_bytes = 67108864
+cgroup_pids_max = 32
+cgroup_cpu_max_percent = 150
+
+[[plugins]]
+name = "free"
+kind = "trigger"
+command = ["/bin/t"]
+queues = ["out"]
+cgroup_pids_max = 0
+)");
+  ASSERT_TRUE(draft.problems.empty()) << all(draft);
+  ASSERT_EQ(draft.config.plugins.size(), 2u);
+  const plugins::PluginConfig& boxed = draft.config.plugins[0];
+  EXPECT_EQ(boxed.cgroup_memory_max_bytes, 64ull << 20);
+  EXPECT_EQ(boxed.cgroup_pids_max, 32u);
+  EXPECT_EQ(boxed.cgroup_cpu_max_percent, 150u);
+  EXPECT_TRUE(boxed.wants_cgroup());
+  const plugins::PluginConfig& free = draft.config.plugins[1];
+  EXPECT_EQ(free.cgroup_memory_max_bytes, 0u);
+  EXPECT_EQ(free.cgroup_pids_max, 0u);
+  EXPECT_EQ(free.cgroup_cpu_max_percent, 0u);
+  EXPECT_FALSE(free.wants_cgroup());
+}
+
+TEST_F(PluginsConfigTest, CgroupKeysOutOfRangeAreNamedWithTheirRange) {
+  const ConfigDraft draft = load(R"([[plugins]]
+name = "boxed"
+kind = "filter"
+command = ["/bin/f"]
+queues = ["in"]
+cgroup_memory_max_bytes = 4096
+cgroup_pids_max = -1
+cgroup_cpu_max_percent = 100001
+
+[[plugins]]
+name = "huge"
+kind = "filter"
+command = ["/bin/f"]
+queues = ["other"]
+cgroup_memory_max_bytes = 2199023255552
+cgroup_pids_max = "many"
+)");
+  const std::string problems = all(draft);
+  EXPECT_NE(problems.find(":6: plugins[0].cgroup_memory_max_bytes = 4096 is below 1048576: set at least "
+                          "1048576, or 0 (or leave it out) for no cgroup limit"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find(":7: plugins[0].cgroup_pids_max = -1 is not a whole number in 0..4194304"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[0].cgroup_cpu_max_percent = 100001 is not a whole number in 0..100000"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].cgroup_memory_max_bytes = 2199023255552 is not a whole number in "
+                          "0..1099511627776"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].cgroup_pids_max = (not a number) is not a whole number"),
+            std::string::npos)
+      << problems;
+  EXPECT_TRUE(draft.config.plugins.empty());
+}
+
 TEST_F(PluginsConfigTest, PluginsMustBeAnArrayOfTables) {
   const ConfigDraft draft = load("plugins = \"spam\"\n");
   EXPECT_NE(all(draft).find("plugins must be an array of tables"), std::string::npos) << all(draft);

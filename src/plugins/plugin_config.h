@@ -61,10 +61,19 @@ struct PluginConfig {
   uint32_t ping_interval_ms = 5000;
   uint64_t max_memory_bytes = 512ull << 20;    // RLIMIT_AS; 0 = none
   uint64_t max_open_files = 256;               // RLIMIT_NOFILE
+  uint64_t cgroup_memory_max_bytes = 0;        // its cgroup's memory limit; 0 = not set
+  uint64_t cgroup_pids_max = 0;                // its cgroup's process limit; 0 = not set
+  uint32_t cgroup_cpu_max_percent = 0;         // its cgroup's CPU quota, % of one CPU; 0 = not set
   bool watch = false;                          // reload when the command's files change on disk
   uint32_t watch_interval_ms = 1000;           // how often they are checked
   std::map<std::string, std::string> options;  // handed to the plug-in in its hello
   SupervisionTimings timings;
+
+  // Whether any cgroup_* key is set: the process then runs in a cgroup of its own
+  // (plugin_cgroup.h).
+  bool wants_cgroup() const {
+    return cgroup_memory_max_bytes != 0 || cgroup_pids_max != 0 || cgroup_cpu_max_percent != 0;
+  }
 
   bool operator==(const PluginConfig&) const = default;
 };
