@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/log.h"
+
 extern char** environ;
 
 namespace ballast::plugins {
@@ -145,7 +147,35 @@ struct ChildPlan {
   rlimit memory{};
   rlimit files{};
   bool limit_memory = false;
+  std::vector<const char*> cgroup_procs_files;
 };
+
+// What the child reports through the exec-error pipe when it cannot become the plug-in.
+struct ChildFailure {
+  int step = kExecStep;  // kExecStep, or the index of the cgroup.procs file it could not write
+  int error_number = 0;
+  static constexpr int kExecStep = -1;
+};
+
+[[noreturn]] void report_child_failure(const Pipe& exec_error, int step) {
+  const ChildFailure failure{step, errno};
+  ssize_t written = write(exec_error.write_end, &failure, sizeof failure);
+  static_cast<void>(written);
+  _exit(127);
+}
+
+// The child joins its cgroup itself, before exec, with open and write only (async-signal-safe
+// after fork in a threaded process): the plug-in runs no instruction of its own outside its
+// limits, and a failed join ends the child before exec, its errno reported like an exec
+// failure. The parent writing the child's pid instead would need a second pipe to hold the
+// child until then, and a kill when the write fails.
+void join_cgroup(const ChildPlan& plan, const Pipe& exec_error) {
+  for (size_t index = 0; index < plan.cgroup_procs_files.size(); ++index) {
+    const int fd = open(plan.cgroup_procs_files[index], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) report_child_failure(exec_error, static_cast<int>(index));
+    close(fd);
+  }
+}
 
 [[noreturn]] void run_child(const ChildPlan& plan, const Pipe& in, const Pipe& out, const Pipe& err,
                             const Pipe& exec_error) {
@@ -156,6 +186,7 @@ struct ChildPlan {
   default_action.sa_handler = SIG_DFL;
   sigaction(SIGPIPE, &default_action, nullptr);
   setpgid(0, 0);
+  join_cgroup(plan, exec_error);
   if (plan.limit_memory) setrlimit(RLIMIT_AS, &plan.memory);
   setrlimit(RLIMIT_NOFILE, &plan.files);
   dup2(in.read_end, STDIN_FILENO);
@@ -163,10 +194,7 @@ struct ChildPlan {
   dup2(err.write_end, STDERR_FILENO);
   syscall(SYS_close_range, 3u, ~0u, kCloseRangeCloexec);
   execve(plan.path.c_str(), plan.argv.data(), environ);
-  const int error = errno;
-  ssize_t written = write(exec_error.write_end, &error, sizeof error);
-  static_cast<void>(written);
-  _exit(127);
+  report_child_failure(exec_error, ChildFailure::kExecStep);
 }
 
 }  // namespace
@@ -195,8 +223,18 @@ Result<std::string> resolve_executable(const PluginConfig& config) {
 }
 
 Result<PluginProcess> PluginProcess::start(const PluginConfig& config) {
+  return start(config, config.wants_cgroup() ? CgroupHost::of_this_process() : CgroupHost{});
+}
+
+Result<PluginProcess> PluginProcess::start(const PluginConfig& config, const CgroupHost& cgroup_host) {
   auto path = resolve_executable(config);
   if (!path) return path.error();
+  PluginProcess process;
+  if (config.wants_cgroup()) {
+    auto cgroup = PluginCgroup::create(config, cgroup_host);
+    if (!cgroup) return cgroup.error();
+    process.cgroup_ = std::move(*cgroup);
+  }
   ChildPlan plan;
   plan.path = *path;
   plan.arguments = config.command;
@@ -205,6 +243,10 @@ Result<PluginProcess> PluginProcess::start(const PluginConfig& config) {
   plan.limit_memory = config.max_memory_bytes > 0;
   plan.memory.rlim_cur = plan.memory.rlim_max = config.max_memory_bytes;
   plan.files.rlim_cur = plan.files.rlim_max = config.max_open_files;
+  if (process.cgroup_) {
+    for (const std::string& file : process.cgroup_->procs_files())
+      plan.cgroup_procs_files.push_back(file.c_str());
+  }
 
   Pipe pipes[4];
   for (Pipe& pipe : pipes) {
@@ -220,7 +262,6 @@ Result<PluginProcess> PluginProcess::start(const PluginConfig& config) {
   if (pid == 0) run_child(plan, in, out, err, exec_error);
   const int fork_errno = errno;
   close_fd(in.read_end), close_fd(out.write_end), close_fd(err.write_end), close_fd(exec_error.write_end);
-  PluginProcess process;
   process.stdin_fd_ = in.write_end;
   process.stdout_fd_ = out.read_end;
   process.stderr_fd_ = err.read_end;
@@ -233,17 +274,20 @@ Result<PluginProcess> PluginProcess::start(const PluginConfig& config) {
   }
   process.pid_ = pid;
   ::setpgid(pid, pid);  // also here, so that the group exists before either side signals it
-  int exec_errno = 0;
+  ChildFailure failure;
   ssize_t got = 0;
   do {
-    got = ::read(exec_error.read_end, &exec_errno, sizeof exec_errno);
+    got = ::read(exec_error.read_end, &failure, sizeof failure);
   } while (got < 0 && errno == EINTR);
   close_fd(exec_error.read_end);
-  if (got == sizeof exec_errno) {
+  if (got == sizeof failure && failure.step != ChildFailure::kExecStep) {
+    return process.cgroup_->join_failed(config, static_cast<size_t>(failure.step), failure.error_number);
+  }
+  if (got == sizeof failure) {
     return unavailable(
         config,
         fmt::format("cannot execute {} as user {}: {}", plan.path, broker_user(),
-                    strerrordesc_np(exec_errno)),
+                    strerrordesc_np(failure.error_number)),
         fmt::format("make {} a program user {} can run (an interpreter script needs a valid #! "
                     "line), or correct command in {}",
                     plan.path, broker_user(), table_of(config)));
@@ -261,7 +305,8 @@ PluginProcess::PluginProcess(PluginProcess&& other) noexcept
       stdin_fd_(std::exchange(other.stdin_fd_, -1)),
       stdout_fd_(std::exchange(other.stdout_fd_, -1)),
       stderr_fd_(std::exchange(other.stderr_fd_, -1)),
-      pidfd_(std::exchange(other.pidfd_, -1)) {}
+      pidfd_(std::exchange(other.pidfd_, -1)),
+      cgroup_(std::exchange(other.cgroup_, std::nullopt)) {}
 
 PluginProcess::~PluginProcess() {
   if (pid_ > 0) {
@@ -270,6 +315,7 @@ PluginProcess::~PluginProcess() {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  remove_cgroup();
   for (int* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_, &pidfd_}) close_fd(*fd);
 }
 
@@ -296,7 +342,18 @@ std::optional<int> PluginProcess::try_reap() {
   } while (reaped < 0 && errno == EINTR);
   if (reaped != pid_) return std::nullopt;
   pid_ = -1;
+  remove_cgroup();
   return status;
+}
+
+void PluginProcess::remove_cgroup() {
+  if (!cgroup_) return;
+  if (Status removed = cgroup_->remove(); !removed) {
+    log::event(log::Level::kWarn, "plugin.cgroup_left",
+               {log::kv("plugin", cgroup_->plugin_name()), log::kv("code", removed.error().code_name()),
+                log::kv("cause", removed.error().message()), log::kv("fix", removed.error().fix())});
+  }
+  cgroup_.reset();
 }
 
 }  // namespace ballast::plugins
