@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "plugins/handshake_probe.h"
+#include "plugins/plugin_cgroup.h"
 #include "plugins/plugin_process.h"
 
 namespace ballast::ops {
@@ -17,6 +18,12 @@ std::string attached_text(const plugins::PluginConfig& plugin) {
                      plugin.queues.size() == 1 ? "" : "s");
 }
 
+// With cgroup_* keys set, the hierarchy the plug-in's cgroup would be created in must be writable.
+Status check_cgroup(const plugins::PluginConfig& plugin) {
+  if (!plugin.wants_cgroup()) return ok_status();
+  return plugins::PluginCgroup::check_parents(plugin, plugins::CgroupHost::of_this_process());
+}
+
 }  // namespace
 
 void check_plugins(const Config& config, PluginProbe probe, std::vector<CheckResult>& results) {
@@ -25,6 +32,10 @@ void check_plugins(const Config& config, PluginProbe probe, std::vector<CheckRes
     auto executable = plugins::resolve_executable(plugin);
     if (!executable) {
       results.push_back(problem(name, CheckStatus::kWarn, executable.error(), ProblemClass::kConfig));
+      continue;
+    }
+    if (auto cgroup = check_cgroup(plugin); !cgroup) {
+      results.push_back(problem(name, CheckStatus::kWarn, cgroup.error(), ProblemClass::kConfig));
       continue;
     }
     if (probe == PluginProbe::kExecutableOnly) {
