@@ -6,6 +6,7 @@ not exist. The broker must become ready whatever they do (R5), log each plug-in'
 name and cause (plugin.ready, plugin.start_failed naming the path and the user,
 plugin.handshake_failed, plugin.restarting, plugin.stderr), keep serving an unfiltered queue over
 HTTP, and on SIGTERM stop every plug-in process (plugin.stopped) and exit 0 with none left.
+A plug-in with cgroup_* keys runs in its own cgroup ballast-plugin-<name>, gone once it is stopped.
 
 Filtering itself through HTTP and AMQP publishers is tested once the broker side is merged.
 """
@@ -107,6 +108,43 @@ class PluginsInBallastd(unittest.TestCase):
                 self.assertTrue(any("event=plugin.stopped" in line and f"plugin={name}" in line
                                     for line in daemon.log_lines), name)
             self.assertEqual([pid for pid in pids if process_alive(pid)], [])
+
+    def test_a_plugin_with_cgroup_keys_runs_in_its_own_cgroup_removed_when_it_stops(self):
+        # Real cgroups (root, a writable cgroup mount): without them the start fails and so does the test.
+        name = f"e2e-cgroup-{os.getpid()}"
+        config_text = f"""
+[[plugins]]
+name = "{name}"
+kind = "filter"
+command = ["/usr/bin/python3", "{EXAMPLE}"]
+queues = ["mail.in"]
+cgroup_pids_max = 16
+cgroup_memory_max_bytes = 268435456
+"""
+        with fx.TempDataDir() as data_dir, tempfile.TemporaryDirectory(prefix="ballast-e2e-conf-") as conf_dir:
+            config = os.path.join(conf_dir, "ballast.toml")
+            with open(config, "w") as out:
+                out.write(config_text)
+            daemon = fx.Daemon(ARGS.ballastd, data_dir, extra_args=["--config", config]).start()
+            try:
+                self.assertTrue(fx.wait_for(lambda: any("event=plugin.ready" in line and f"plugin={name}" in line
+                                                        for line in list(daemon.log_lines)), timeout_s=20),
+                                "\n".join(daemon.log_lines))
+                pid = next(int(m.group(1)) for line in list(daemon.log_lines)
+                           if "event=plugin.started" in line for m in [re.search(r"\bpid=(\d+)", line)] if m)
+                with open(f"/proc/{pid}/cgroup") as lines:
+                    places = [line.strip().split(":", 2) for line in lines if line.strip()]
+                directories = [path for _, controllers, path in places
+                               if path.endswith(f"/ballast-plugin-{name}")
+                               and (controllers in ("", "pids", "memory"))]
+                self.assertGreaterEqual(len(directories), 1, places)
+                mounts = [f"/sys/fs/cgroup{path}" if controllers == "" else f"/sys/fs/cgroup/{controllers}{path}"
+                          for _, controllers, path in places if path.endswith(f"/ballast-plugin-{name}")]
+                self.assertTrue(all(os.path.isdir(directory) for directory in mounts), mounts)
+            finally:
+                daemon.stop()
+            self.assertEqual(daemon.process.returncode, 0, "\n".join(daemon.log_lines[-30:]))
+            self.assertEqual([directory for directory in mounts if os.path.exists(directory)], [])
 
 
 if __name__ == "__main__":
