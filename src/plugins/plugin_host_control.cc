@@ -12,7 +12,7 @@ namespace ballast::plugins {
 namespace {
 
 constexpr std::string_view kVhost = "/";
-constexpr size_t kMaxQueueNameBytes = 200;  // leaves room for "ballast.held." within 255 bytes
+constexpr size_t kMaxQueueNameBytes = 255;
 
 Error shutting_down() {
   return Error(ErrorCode::kShuttingDown, "the broker is shutting down: plug-ins cannot be changed now",
