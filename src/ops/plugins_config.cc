@@ -318,13 +318,20 @@ std::vector<PluginConfig> parse_plugin_tables(const toml::node& node, const std:
             reader.source_of("queues"), reader.key_name("queues"), queue, config.name, queue));
         continue;
       }
-      if (config.kind == plugins::kTriggerKind) {
-        if (queue.starts_with("ballast.")) {
-          problems.push_back(
-              fmt::format("{}: {}: queue \"{}\" is one of the broker's own (\"ballast.\"); attach triggers "
-                          "to your queues",
-                          reader.source_of("queues"), reader.key_name("queues"), queue));
-        }
+      if (queue.starts_with("ballast.")) {
+        problems.push_back(
+            fmt::format("{}: {}: queue \"{}\" is one of the broker's own (\"ballast.\"); attach plug-ins "
+                        "to your queues",
+                        reader.source_of("queues"), reader.key_name("queues"), queue));
+        continue;
+      }
+      if (config.kind == plugins::kTriggerKind) continue;
+      if (queue.size() > plugins::kMaxFilteredQueueNameBytes) {
+        problems.push_back(fmt::format(
+            "{}: {}: queue name \"{}...\" has {} bytes; a filtered queue's name has at most {} (its held "
+            "messages wait in \"ballast.held.<queue>\", at most 255 bytes)",
+            reader.source_of("queues"), reader.key_name("queues"), queue.substr(0, 32), queue.size(),
+            plugins::kMaxFilteredQueueNameBytes));
         continue;
       }
       auto [existing, inserted] = filter_of_queue.emplace(queue, config.name);

@@ -110,7 +110,8 @@ retry_max_ms = 100
 name = "f"
 kind = "filter"
 command = ["/bin/f"]
-queues = ["q"]
+queues = ["q", "ballast.held.q", ")" + std::string(243, 'l') +
+                                        R"("]
 max_attempts = 3
 )"));
   EXPECT_NE(problems.find("plugins[0].policy applies to kind = \"filter\" only"), std::string::npos)
@@ -120,6 +121,11 @@ max_attempts = 3
   EXPECT_NE(problems.find("queue \"ballast.dead-letter\" is one of the broker's own"), std::string::npos)
       << problems;
   EXPECT_NE(problems.find("plugins[1].max_attempts applies to kind = \"trigger\" only"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("plugins[1].queues: queue \"ballast.held.q\" is one of the broker's own"),
+            std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("has 243 bytes; a filtered queue's name has at most 242"), std::string::npos)
       << problems;
 }
 

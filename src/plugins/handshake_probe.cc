@@ -53,7 +53,7 @@ class Probe {
     char buffer[65536];
     for (;;) {
       auto frame = decoder.next();
-      if (!frame) return std::move(frame).error();
+      if (!frame) return failure(config, fmt::format("broke the protocol: {}", frame.error().message()));
       if (*frame) return std::move(**frame);
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -80,7 +80,6 @@ class Probe {
                              fmt::join(config.command, " ")));
   }
 
- private:
   // The end of what it wrote to stderr, if anything (without blocking).
   std::string last_words() {
     std::string text;
@@ -98,6 +97,7 @@ class Probe {
     return text.empty() ? std::string() : fmt::format("; its stderr said: {}", text);
   }
 
+ private:
   PluginProcess process_;
   int input_;
   int output_;
@@ -113,7 +113,8 @@ Result<std::string> probe_handshake(const PluginConfig& config, std::string_view
   Probe probe(std::move(*process));
   const auto deadline = Clock::now() + std::chrono::milliseconds(config.handshake_timeout_ms);
   if (!probe.write_all(encode_frame(hello_frame(config, broker_version)))) {
-    return Probe::failure(config, "exited before it read the hello frame");
+    return Probe::failure(
+        config, fmt::format("closed its input before it read the hello frame{}", probe.last_words()));
   }
   auto frame = probe.read_frame(config, deadline);
   if (!frame) return std::move(frame).error();

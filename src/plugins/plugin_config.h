@@ -3,6 +3,7 @@
 // filters, what happens to their publishes while it is down, and its deadlines and limits.
 // Plain values; not thread-safe. ops/ builds these from the configuration file.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -45,6 +46,10 @@ struct TriggerRetry {
 
   bool operator==(const TriggerRetry&) const = default;
 };
+
+// A filtered queue's held messages wait in "ballast.held.<queue>", which must fit the broker's
+// 255-byte queue names.
+inline constexpr size_t kMaxFilteredQueueNameBytes = 255 - std::string_view("ballast.held.").size();
 
 inline constexpr std::string_view kFilterKind = "filter";
 inline constexpr std::string_view kTriggerKind = "trigger";

@@ -4,9 +4,10 @@
 // and counters, and attach / detach / reload / disable / enable. The plug-in host implements
 // it; protocol/http reads it. Header only: plain values and an interface.
 //
-// Threading: list() is thread-safe and never blocks on the host's thread. The changes are
-// asynchronous: `done` runs exactly once, on the host's thread or at once on the caller's, and
-// must not block.
+// Threading: list() and show() are thread-safe and never block on the host's thread. The
+// changes are asynchronous: `done` runs exactly once and must not block, on the host's thread,
+// at once on the caller's, or (when the host stops first) with SHUTTING_DOWN on the thread that
+// stops it or on the broker's thread.
 
 #include <cstdint>
 #include <functional>
@@ -64,8 +65,9 @@ class PluginControl {
   virtual std::vector<PluginView> list() const = 0;
   // One; NOT_FOUND names the nearest configured name.
   virtual Result<PluginView> show(const std::string& plugin) const = 0;
-  // Attaches `queue` (vhost "/") with `policy` ("hold" when empty; triggers take none), stored
-  // in the journal. NOT_FOUND names an unknown plug-in; INVALID_ARGUMENT a broker queue
+  // Attaches `queue` (vhost "/") with `policy` (filters; empty: a queue of the plug-in's table
+  // goes back to the table, any other gets the table's policy), stored in the journal. NOT_FOUND names an
+  // unknown plug-in; INVALID_ARGUMENT a broker queue
   // ("ballast."), a bad policy, or a queue that another filter holds.
   virtual void attach(std::string plugin, std::string queue, std::string policy, ViewCallback done) = 0;
   // Detaches `queue`, stored in the journal; its held messages then move on unfiltered.

@@ -83,7 +83,7 @@ Status PluginHost::start(std::vector<PluginConfig> configs,
                  "they apply again if a [[plugins]] table with this name comes back; nothing to do "
                  "otherwise")});
   }
-  auto attachments = build_attachments();
+  auto attachments = build_attachments(Skipped::kLog);
   if (!attachments) return std::move(attachments).error();
   {
     std::lock_guard lock(mu_);
@@ -100,31 +100,31 @@ Status PluginHost::start(std::vector<PluginConfig> configs,
   return ok_status();
 }
 
-Result<std::shared_ptr<const PluginHost::Attachments>> PluginHost::build_attachments() const {
+Result<std::shared_ptr<const PluginHost::Attachments>> PluginHost::build_attachments(Skipped skipped) const {
   auto built = std::make_shared<Attachments>();
   // The file's attachments first: a conflict among them is a configuration error.
-  for (const Plugin& plugin : plugins_) {
-    const PluginConfig& config = plugin.supervisor->config();
-    for (const std::string& queue : config.queues) {
-      if (plugin.overlay.detached.contains(queue) || plugin.overlay.attached.contains(queue)) continue;
-      if (auto added = add_attachment(*built, plugin, {queue, config.policy, false}); !added)
-        return added.error();
-    }
-  }
-  for (const Plugin& plugin : plugins_) {
-    for (const auto& [queue, policy] : plugin.overlay.attached) {
-      if (auto added = add_attachment(*built, plugin, {queue, policy, true}); !added) {
-        log::event(
-            log::Level::kError, "plugin.attachment_skipped",
-            {log::kv("plugin", plugin.supervisor->config().name), log::kv("queue", queue),
-             log::kv("code", "CONFIG_INVALID"), log::kv("cause", added.error().message()),
-             log::kv("fix", fmt::format("'ballast plugin detach {} --queue {}', or change the [[plugins]] "
-                                        "tables so that the queue has one filter",
-                                        plugin.supervisor->config().name, queue))});
+  for (const bool runtime : {false, true}) {
+    for (const Plugin& plugin : plugins_) {
+      for (Attachment& attachment : effective_attachments(plugin.supervisor->config(), plugin.overlay)) {
+        if (attachment.from_runtime != runtime) continue;
+        const std::string queue = attachment.queue;
+        auto added = add_attachment(*built, plugin, std::move(attachment));
+        if (added) continue;
+        if (!runtime) return added.error();
+        if (skipped == Skipped::kLog) log_skipped(plugin.supervisor->config().name, queue, added.error());
       }
     }
   }
   return std::shared_ptr<const Attachments>(std::move(built));
+}
+
+void PluginHost::log_skipped(const std::string& plugin, const std::string& queue, const Error& conflict) {
+  log::event(log::Level::kError, "plugin.attachment_skipped",
+             {log::kv("plugin", plugin), log::kv("queue", queue), log::kv("code", "CONFIG_INVALID"),
+              log::kv("cause", conflict.message()),
+              log::kv("fix", fmt::format("'ballast plugin detach {} --queue {}', or change the [[plugins]] "
+                                         "tables so that the queue has one filter",
+                                         plugin, queue))});
 }
 
 Status PluginHost::add_attachment(Attachments& attachments, const Plugin& plugin,

@@ -99,8 +99,8 @@ class PluginHost final : public broker::PublishFilter, public broker::StoreTrigg
     std::map<std::string, std::vector<std::string>> triggers;  // queue -> its triggers' names
     std::map<std::string, std::vector<Attachment>> by_plugin;  // plug-in -> its attachments
   };
-  // One configured plug-in. The vector of them is fixed by start(); `overlay` and `worker`
-  // change only on the host's thread (worker: in run()).
+  // One configured plug-in. The vector of them is fixed by start(); `overlay` changes only on
+  // the host's thread; `worker` is set by run(), before the API starts.
   struct Plugin {
     std::unique_ptr<PluginSupervisor> supervisor;
     PluginOverlay overlay;
@@ -112,7 +112,9 @@ class PluginHost final : public broker::PublishFilter, public broker::StoreTrigg
   // Builds the attachments of every plug-in from the files and the overlays. Two filters on a
   // queue in the files are CONFIG_INVALID; a run-time attachment that conflicts is logged and
   // left out (the run-time changes check for conflicts before they are stored).
-  Result<std::shared_ptr<const Attachments>> build_attachments() const;
+  enum class Skipped { kLog, kQuiet };  // at start-up; on a run-time change (logged at start-up)
+  Result<std::shared_ptr<const Attachments>> build_attachments(Skipped skipped) const;
+  static void log_skipped(const std::string& plugin, const std::string& queue, const Error& conflict);
   void publish(std::shared_ptr<const Attachments> attachments);
   std::shared_ptr<const Attachments> attachments() const;
   std::optional<FilterAttachment> filter_of(const std::string& vhost, const std::string& queue) const;

@@ -3,6 +3,8 @@
 // at a time; those that change the attachments are journalled through the Broker first.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "plugins/plugin_host.h"
 #include "util/log.h"
 #include "util/nearest_name.h"
@@ -12,7 +14,7 @@ namespace ballast::plugins {
 namespace {
 
 constexpr std::string_view kVhost = "/";
-constexpr size_t kMaxQueueNameBytes = 200;  // leaves room for "ballast.held." within 255 bytes
+constexpr size_t kMaxQueueNameBytes = 255;
 
 Error shutting_down() {
   return Error(ErrorCode::kShuttingDown, "the broker is shutting down: plug-ins cannot be changed now",
@@ -104,11 +106,8 @@ PluginView PluginHost::view_of(const Plugin& plugin, const Attachments& attachme
            attachment.from_runtime ? "runtime" : "config"});
     }
   }
-  // Workers are created by run() before changes are accepted; their counters are atomics.
-  for (const auto& worker : workers_) {
-    if (worker->queue_name().substr(broker::kTriggerQueuePrefix.size()) == config.name)
-      view.trigger = worker->counters();
-  }
+  // Workers are created by run() before the API starts; their counters are atomics.
+  if (plugin.worker != nullptr) view.trigger = plugin.worker->counters();
   return view;
 }
 
@@ -152,15 +151,16 @@ void PluginHost::attach(std::string plugin, std::string queue, std::string polic
                                    target.supervisor->config().name, policy),
                        "leave out --policy: a trigger's work waits durably while it is down");
         }
-        auto parsed =
-            policy.empty() ? Result<FilterPolicy>(FilterPolicy::kHold) : parse_filter_policy(policy);
+        if (policy.empty())
+          return with_attached(target.overlay, target.supervisor->config(), queue, std::nullopt);
+        auto parsed = parse_filter_policy(policy);
         if (!parsed) return std::move(parsed).error();
-        return with_attached(target.overlay, queue, *parsed);
+        return with_attached(target.overlay, target.supervisor->config(), queue, *parsed);
       },
       [plugin, queue, policy] {
         log::event(log::Level::kInfo, "plugin.attached",
                    {log::kv("plugin", plugin), log::kv("queue", queue),
-                    log::kv("policy", policy.empty() ? std::string("hold") : policy)});
+                    log::kv("policy", policy.empty() ? std::string("as in its [[plugins]] table") : policy)});
       });
 }
 
@@ -171,9 +171,11 @@ void PluginHost::detach(std::string plugin, std::string queue, ViewCallback done
       [this, queue](const Plugin& target) -> Result<PluginOverlay> {
         const auto snapshot = attachments();
         const auto& mine = snapshot->by_plugin.find(target.supervisor->config().name);
-        const bool attached = mine != snapshot->by_plugin.end() &&
-                              std::any_of(mine->second.begin(), mine->second.end(),
-                                          [&](const Attachment& a) { return a.queue == queue; });
+        // A run-time attachment left out for a conflict (plugin.attachment_skipped) is detached too.
+        const bool attached = target.overlay.attached.contains(queue) ||
+                              (mine != snapshot->by_plugin.end() &&
+                               std::any_of(mine->second.begin(), mine->second.end(),
+                                           [&](const Attachment& a) { return a.queue == queue; }));
         if (!attached) {
           return Error(
               ErrorCode::kNotFound,
@@ -268,7 +270,7 @@ void PluginHost::change_overlay(std::string plugin, std::shared_ptr<PendingReply
                 }
                 // Built before it is stored, with the change: what the broker reads once it is applied.
                 const PluginOverlay before = std::exchange(target->overlay, *changed);
-                auto attachments = build_attachments();
+                auto attachments = build_attachments(Skipped::kQuiet);
                 target->overlay = before;
                 if (!attachments) {
                   reply->answer(std::move(attachments).error());

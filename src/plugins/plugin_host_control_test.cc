@@ -87,6 +87,23 @@ TEST_F(PluginControlTest, AReloadSwitchesToANewProcessAndTheOldOneAnswersTheCall
   EXPECT_EQ(verdicts[0].message.body, "sent before the reload [filtered]");
 }
 
+TEST_F(PluginControlTest, ReloadsFasterThanTheDrainsLetEveryReplacedProcessAnswerItsOwnCalls) {
+  start("slow", /*call_timeout_ms=*/8000);
+  wait_ready();
+  auto first = filter("mail", "to the first process");
+  ASSERT_TRUE(change([&](auto done) { host_.reload("moody", done); }).ok());
+  auto second = filter("mail", "to the second process");
+  ASSERT_TRUE(change([&](auto done) { host_.reload("moody", done); }).ok());
+  EXPECT_EQ(view().run.reloads, 2u);
+  for (auto* call : {&first, &second}) {
+    ASSERT_EQ(call->wait_for(10s), std::future_status::ready);
+    auto verdicts = call->get();
+    ASSERT_EQ(verdicts.size(), 1u);
+    EXPECT_EQ(verdicts[0].action, broker::FilterAction::kAccept) << "answered by the policy, not the plug-in";
+    EXPECT_NE(verdicts[0].message.body.find("[filtered]"), std::string::npos) << verdicts[0].message.body;
+  }
+}
+
 TEST_F(PluginControlTest, AReloadWhoseNewProcessFailsKeepsTheOldOneServing) {
   start("ok");
   wait_ready();

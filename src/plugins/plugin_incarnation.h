@@ -23,7 +23,8 @@ struct PluginSupervisor::Incarnation {
         errors(io, process.release_stderr()),
         exit(io, process.release_pidfd()),
         started_at_ms(start_ms),
-        grace_timer(io) {}
+        grace_timer(io),
+        drain_timer(io) {}
 
   // Closes its stdin and stdout, which cancels pending reads and writes. Its stderr stays open
   // until it is reaped, so that its last words reach the log.
@@ -42,6 +43,7 @@ struct PluginSupervisor::Incarnation {
   boost::asio::posix::stream_descriptor exit;    // its pidfd: readable once it has exited
   int64_t started_at_ms;
   boost::asio::steady_timer grace_timer;  // SIGKILL after stop_grace_ms once retired gracefully
+  boost::asio::steady_timer drain_timer;  // replaced by a reload: how long it may still answer
   FrameDecoder decoder;
   std::array<char, 65536> read_buffer{};
   std::array<char, 4096> stderr_buffer{};

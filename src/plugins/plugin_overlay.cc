@@ -31,17 +31,28 @@ std::vector<Attachment> effective_attachments(const PluginConfig& config, const 
   return attachments;
 }
 
-PluginOverlay with_attached(PluginOverlay overlay, const std::string& queue, FilterPolicy policy) {
+namespace {
+
+bool in_file(const PluginConfig& config, const std::string& queue) {
+  return std::find(config.queues.begin(), config.queues.end(), queue) != config.queues.end();
+}
+
+}  // namespace
+
+PluginOverlay with_attached(PluginOverlay overlay, const PluginConfig& config, const std::string& queue,
+                            std::optional<FilterPolicy> policy) {
   overlay.detached.erase(queue);
-  overlay.attached[queue] = policy;
+  if (!policy && in_file(config, queue)) {
+    overlay.attached.erase(queue);
+  } else {
+    overlay.attached[queue] = policy.value_or(config.policy);
+  }
   return overlay;
 }
 
 PluginOverlay with_detached(PluginOverlay overlay, const PluginConfig& config, const std::string& queue) {
   overlay.attached.erase(queue);
-  if (std::find(config.queues.begin(), config.queues.end(), queue) != config.queues.end()) {
-    overlay.detached.insert(queue);
-  }
+  if (in_file(config, queue)) overlay.detached.insert(queue);
   return overlay;
 }
 

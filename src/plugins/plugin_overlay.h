@@ -11,6 +11,7 @@
 // Plain values and pure functions; thread-safe.
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,8 +41,11 @@ struct Attachment {
 // The queues `config` is attached to under `overlay`, in the file's order, then the run-time ones.
 std::vector<Attachment> effective_attachments(const PluginConfig& config, const PluginOverlay& overlay);
 
-// `overlay` with `queue` attached (with `policy`) or detached.
-PluginOverlay with_attached(PluginOverlay overlay, const std::string& queue, FilterPolicy policy);
+// `overlay` with `queue` attached with `policy`; without one, a queue of the file goes back to
+// the file (no run-time entry left), any other is attached with the file's policy.
+PluginOverlay with_attached(PluginOverlay overlay, const PluginConfig& config, const std::string& queue,
+                            std::optional<FilterPolicy> policy);
+// `overlay` with `queue` detached (a queue of the file stays detached until attached again).
 PluginOverlay with_detached(PluginOverlay overlay, const PluginConfig& config, const std::string& queue);
 
 // JSON: {"version":1,"disabled":false,"attached":{"q":"hold"},"detached":["r"]}; an empty overlay

@@ -28,8 +28,8 @@ TEST(PluginOverlay, RunTimeChangesWinForTheQueuesTheyNameAndTheFileDecidesTheRes
   PluginOverlay overlay;
   EXPECT_EQ(described(effective_attachments(config, overlay)),
             (std::vector<std::string>{"a:hold", "b:hold", "c:hold"}));
-  overlay = with_attached(overlay, "b", FilterPolicy::kReject);  // a file queue, another policy
-  overlay = with_attached(overlay, "x", FilterPolicy::kBypass);  // not in the file
+  overlay = with_attached(overlay, config, "b", FilterPolicy::kReject);  // a file queue, another policy
+  overlay = with_attached(overlay, config, "x", FilterPolicy::kBypass);  // not in the file
   overlay = with_detached(overlay, config, "c");
   EXPECT_EQ(described(effective_attachments(config, overlay)),
             (std::vector<std::string>{"a:hold", "b:reject:runtime", "x:bypass:runtime"}));
@@ -37,13 +37,20 @@ TEST(PluginOverlay, RunTimeChangesWinForTheQueuesTheyNameAndTheFileDecidesTheRes
   const PluginConfig edited = filter_with({"a", "d"});
   EXPECT_EQ(described(effective_attachments(edited, overlay)),
             (std::vector<std::string>{"a:hold", "d:hold", "b:reject:runtime", "x:bypass:runtime"}));
+  // Without a policy, a queue not in the file takes the file's policy.
+  overlay = with_attached(overlay, config, "y", std::nullopt);
+  EXPECT_EQ(overlay.attached.at("y"), FilterPolicy::kHold);
   // Detaching a run-time attachment that is not in the file leaves no trace.
   overlay = with_detached(overlay, config, "x");
   EXPECT_FALSE(overlay.attached.contains("x"));
   EXPECT_FALSE(overlay.detached.contains("x"));
-  // Attaching a detached file queue again takes it out of the detached set.
-  overlay = with_attached(overlay, "c", FilterPolicy::kHold);
+  // Attached again without a policy, a file queue goes back to the file: no run-time entry left.
+  overlay = with_attached(overlay, config, "c", std::nullopt);
+  overlay = with_attached(overlay, config, "b", std::nullopt);
   EXPECT_FALSE(overlay.detached.contains("c"));
+  EXPECT_FALSE(overlay.attached.contains("b"));
+  EXPECT_EQ(described(effective_attachments(config, overlay)),
+            (std::vector<std::string>{"a:hold", "b:hold", "c:hold", "y:hold:runtime"}));
 }
 
 TEST(PluginOverlay, EncodesAsJsonAndBackAndNothingAsEmpty) {

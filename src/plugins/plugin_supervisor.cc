@@ -32,7 +32,6 @@ PluginSupervisor::PluginSupervisor(boost::asio::io_context& io, PluginConfig con
       restart_timer_(io),
       kill_timer_(io),
       candidate_timer_(io),
-      drain_timer_(io),
       watch_timer_(io) {
   snapshot_.since_unix_ms = clock_.wall_ms();
 }
@@ -45,7 +44,15 @@ void PluginSupervisor::start(bool disabled) {
     watched_ = watched_files();
     schedule_watch();
   }
-  if (disabled) return enter(State::kDisabled);
+  if (disabled) {
+    enter(State::kDisabled);
+    log::event(
+        log::Level::kWarn, "plugin.disabled",
+        {log::kv("plugin", config_.name), log::kv("code", "PLUGIN_UNAVAILABLE"),
+         log::kv("cause", "disabled at run time before this start (stored in the journal); not started"),
+         log::kv("fix", fmt::format("'ballast plugin enable {}' starts it", config_.name))});
+    return;
+  }
   start_process();
 }
 
@@ -132,6 +139,7 @@ void PluginSupervisor::fail(Failure failure, std::string cause, std::string fix)
              {log::kv("plugin", config_.name), log::kv("pid", current_ ? current_->pid : 0),
               log::kv("code", "PLUGIN_UNAVAILABLE"), log::kv("cause", cause), log::kv("fix", fix)});
   const int64_t ran_ms = current_ ? clock_.monotonic_ms() - current_->started_at_ms : 0;
+  const uint64_t failed = current_ ? current_->generation : 0;
   last_cause_ = std::move(cause);
   ready_.store(false, std::memory_order_release);
   retire_current();
@@ -144,7 +152,8 @@ void PluginSupervisor::fail(Failure failure, std::string cause, std::string fix)
   state_ = State::kWaiting;
   schedule_restart(ran_ms);
   publish_snapshot();
-  answer_all_with_policy(down_reason(), "fix the plug-in so that it starts and stays up");
+  // Only its own calls: a process draining after a reload answers its own.
+  answer_calls_of(failed, down_reason(), "fix the plug-in so that it starts and stays up");
   answer_reloads(Error(ErrorCode::kPluginUnavailable,
                        fmt::format("plug-in \"{}\" {}", config_.name, down_reason()), fix));
 }
@@ -182,10 +191,8 @@ void PluginSupervisor::schedule_restart(int64_t ran_ms) {
 }
 
 void PluginSupervisor::retire_current() {
-  if (!current_) return;
-  current_->process.kill();
-  current_->close_pipes();
-  dying_.push_back(std::move(current_));
+  // SIGTERM first: a plug-in may have work of its own to end (a command-trigger's command).
+  if (current_) retire_gracefully(std::move(current_));
 }
 
 void PluginSupervisor::retire_gracefully(std::unique_ptr<Incarnation> incarnation) {
@@ -213,7 +220,8 @@ void PluginSupervisor::on_exit(uint64_t generation) {
     reload_failed(fmt::format("the new process {} before its hello", describe_wait_status(*status)),
                   fmt::format("see the plugin.stderr events of \"{}\" for why it exited", config_.name));
   } else if (is_draining(generation)) {
-    on_drained_exit();
+    end_drain(generation, fmt::format("the process replaced by a reload {} before it answered",
+                                      describe_wait_status(*status)));
   }
   std::erase_if(dying_, [generation](const auto& dying) { return dying->generation == generation; });
   finish_stop_if_done();
@@ -223,17 +231,18 @@ void PluginSupervisor::stop(std::function<void()> stopped) {
   stopped_ = std::move(stopped);
   enter(State::kStopping);
   ready_.store(false, std::memory_order_release);
-  for (auto* timer : {&handshake_timer_, &ping_timer_, &pong_timer_, &restart_timer_, &candidate_timer_,
-                      &drain_timer_, &watch_timer_}) {
+  for (auto* timer :
+       {&handshake_timer_, &ping_timer_, &pong_timer_, &restart_timer_, &candidate_timer_, &watch_timer_}) {
     timer->cancel();
   }
   answer_all_with_policy(down_reason(), "start the broker again");
   answer_reloads(Error(ErrorCode::kShuttingDown,
                        fmt::format("plug-in \"{}\" is stopping: the broker is shutting down", config_.name),
                        "reload it after the broker has started again"));
-  for (auto* incarnation : {&current_, &candidate_, &draining_}) {
+  for (auto* incarnation : {&current_, &candidate_}) {
     if (*incarnation) dying_.push_back(std::move(*incarnation));
   }
+  for (auto& draining : std::exchange(draining_, {})) dying_.push_back(std::move(draining));
   for (auto& dying : dying_) {
     dying->close_pipes();
     dying->process.terminate();
@@ -288,8 +297,11 @@ std::string PluginSupervisor::down_reason() const {
 }
 
 PluginSupervisor::Incarnation* PluginSupervisor::find_incarnation(uint64_t generation) {
-  for (auto* incarnation : {&current_, &candidate_, &draining_}) {
+  for (auto* incarnation : {&current_, &candidate_}) {
     if (*incarnation && (*incarnation)->generation == generation) return incarnation->get();
+  }
+  for (auto& draining : draining_) {
+    if (draining->generation == generation) return draining.get();
   }
   for (auto& dying : dying_) {
     if (dying->generation == generation) return dying.get();

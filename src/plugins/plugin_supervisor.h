@@ -86,7 +86,6 @@ class PluginSupervisor {
   // starts it again with a fresh back-off and circuit breaker. Each is a no-op when already so.
   void disable();
   void enable();
-  bool disabled() const { return state_ == State::kDisabled; }
 
   // Whether the plug-in has handshaken and not failed since. Thread-safe, never blocks.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
@@ -136,9 +135,12 @@ class PluginSupervisor {
   void switch_to_candidate(std::string version);
   void reload_failed(std::string cause, std::string fix);
   void answer_reloads(const Status& status);
-  void on_draining_frame(const nlohmann::json& frame);
-  void finish_drain_if_done();
-  void on_drained_exit();
+  void on_draining_frame(uint64_t generation, const nlohmann::json& frame);
+  // Stops the draining process `generation` once no call sent to it is unanswered.
+  void finish_drain_if_done(uint64_t generation);
+  // Ends the drain of `generation` now (it exited, broke the protocol or ran out of time): its
+  // unanswered calls get the policy's verdict.
+  void end_drain(uint64_t generation, std::string_view why);
   bool is_candidate(uint64_t generation) const;
   bool is_draining(uint64_t generation) const;
   void schedule_watch();
@@ -175,6 +177,8 @@ class PluginSupervisor {
   void on_call_deadline(uint64_t id);
   void answer_with_policy(Call& call, std::string_view why, std::string_view operator_fix);
   void answer_all_with_policy(std::string_view why, std::string_view operator_fix);
+  // The calls sent to process `generation` only.
+  void answer_calls_of(uint64_t generation, std::string_view why, std::string_view operator_fix);
 
   boost::asio::io_context& io_;
   const PluginConfig config_;
@@ -186,7 +190,8 @@ class PluginSupervisor {
   uint64_t generation_ = 0;  // the last one given to a process
   std::unique_ptr<Incarnation> current_;
   std::unique_ptr<Incarnation> candidate_;  // a reload's new process, until it has handshaken
-  std::unique_ptr<Incarnation> draining_;   // the process a reload replaced, until its calls are answered
+  // Processes reloads replaced, each until the calls sent to it are answered.
+  std::vector<std::unique_ptr<Incarnation>> draining_;
   std::vector<ReloadCallback> reload_waiters_;
   std::map<std::string, FileStamp> watched_;
   bool watched_changed_ = false;  // a change seen at the last check, reloaded if still so at the next
@@ -210,7 +215,6 @@ class PluginSupervisor {
   boost::asio::steady_timer restart_timer_;
   boost::asio::steady_timer kill_timer_;
   boost::asio::steady_timer candidate_timer_;  // a reload's handshake deadline
-  boost::asio::steady_timer drain_timer_;      // how long a replaced process may take to answer
   boost::asio::steady_timer watch_timer_;
   std::function<void()> stopped_;
 

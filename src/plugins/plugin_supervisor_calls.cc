@@ -72,7 +72,7 @@ void PluginSupervisor::on_call_deadline(uint64_t id) {
       fmt::format("make the plug-in faster or raise call_timeout_ms in the [[plugins]] table with "
                   "name = \"{}\"",
                   config_.name));
-  finish_drain_if_done();
+  finish_drain_if_done(call.generation);
 }
 
 void PluginSupervisor::on_verdict(uint64_t generation, const nlohmann::json& frame) {
@@ -91,7 +91,7 @@ void PluginSupervisor::on_verdict(uint64_t generation, const nlohmann::json& fra
     return protocol_error(call.generation, cause, verdict.error().fix());
   }
   call.done(std::move(*verdict));
-  finish_drain_if_done();
+  finish_drain_if_done(generation);
 }
 
 void PluginSupervisor::answer_with_policy(Call& call, std::string_view why, std::string_view operator_fix) {
@@ -99,6 +99,21 @@ void PluginSupervisor::answer_with_policy(Call& call, std::string_view why, std:
   if (call.outcome_done) return call.outcome_done(TriggerOutcome{TriggerResult::kRetry, std::string(why)});
   call.done(policy_verdict(config_.name, call.policy, call.vhost, call.queue, std::move(call.message), why,
                            operator_fix));
+}
+
+void PluginSupervisor::answer_calls_of(uint64_t generation, std::string_view why,
+                                       std::string_view operator_fix) {
+  std::vector<Call> calls;
+  for (auto it = calls_.begin(); it != calls_.end();) {
+    if (it->second.generation != generation) {
+      ++it;
+      continue;
+    }
+    calls.push_back(std::move(it->second));
+    it = calls_.erase(it);
+  }
+  // Taken out first: a callback may come back into this supervisor.
+  for (Call& call : calls) answer_with_policy(call, why, operator_fix);
 }
 
 void PluginSupervisor::answer_all_with_policy(std::string_view why, std::string_view operator_fix) {

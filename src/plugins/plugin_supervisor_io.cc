@@ -43,7 +43,7 @@ void PluginSupervisor::read_frames(uint64_t generation) {
 void PluginSupervisor::dispatch_frame(uint64_t generation, const nlohmann::json& frame) {
   if (is_current(generation)) return on_frame(frame);
   if (is_candidate(generation)) return on_candidate_frame(frame);
-  if (is_draining(generation)) return on_draining_frame(frame);
+  if (is_draining(generation)) return on_draining_frame(generation, frame);
 }
 
 void PluginSupervisor::protocol_error(uint64_t generation, std::string cause, std::string fix) {
@@ -53,10 +53,10 @@ void PluginSupervisor::protocol_error(uint64_t generation, std::string cause, st
   if (is_draining(generation)) {
     log::event(
         log::Level::kWarn, "plugin.protocol_error",
-        {log::kv("plugin", config_.name), log::kv("pid", draining_->pid),
+        {log::kv("plugin", config_.name), log::kv("pid", find_incarnation(generation)->pid),
          log::kv("code", "PLUGIN_UNAVAILABLE"),
          log::kv("cause", fmt::format("the process replaced by a reload {}", cause)), log::kv("fix", fix)});
-    on_drained_exit();
+    end_drain(generation, fmt::format("the process replaced by a reload {}", cause));
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "plugins/plugin_incarnation.h"
 #include "plugins/plugin_supervisor.h"
 #include "plugins/protocol_frames.h"
@@ -88,9 +90,9 @@ void PluginSupervisor::on_candidate_frame(const nlohmann::json& frame) {
 
 void PluginSupervisor::switch_to_candidate(std::string version) {
   candidate_timer_.cancel();
-  if (draining_) on_drained_exit();  // a reload before the last one's drain ended
   const int old_pid = current_->pid;
-  draining_ = std::move(current_);
+  const uint64_t old_generation = current_->generation;
+  draining_.push_back(std::move(current_));
   current_ = std::move(candidate_);
   version_ = std::move(version);
   ++reloads_;
@@ -104,11 +106,12 @@ void PluginSupervisor::switch_to_candidate(std::string version) {
       {log::kv("plugin", config_.name), log::kv("old_pid", old_pid), log::kv("pid", current_->pid),
        log::kv("version", version_), log::kv("startup_ms", clock_.monotonic_ms() - current_->started_at_ms)});
   // Every call it holds is answered by then, by it or by its deadline.
-  drain_timer_.expires_after(std::chrono::milliseconds(config_.call_timeout_ms + kDrainSlackMs));
-  drain_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) on_drained_exit();
+  Incarnation& replaced = *draining_.back();
+  replaced.drain_timer.expires_after(std::chrono::milliseconds(config_.call_timeout_ms + kDrainSlackMs));
+  replaced.drain_timer.async_wait([this, old_generation](const boost::system::error_code& error) {
+    if (!error) end_drain(old_generation, "the process replaced by a reload did not answer in time");
   });
-  finish_drain_if_done();
+  finish_drain_if_done(old_generation);
   answer_reloads(ok_status());
 }
 
@@ -138,42 +141,33 @@ void PluginSupervisor::answer_reloads(const Status& status) {
   for (auto& done : std::exchange(reload_waiters_, {})) done(status);
 }
 
-void PluginSupervisor::on_draining_frame(const nlohmann::json& frame) {
+void PluginSupervisor::on_draining_frame(uint64_t generation, const nlohmann::json& frame) {
   const std::string type = frame["type"].get<std::string>();
-  const uint64_t generation = draining_->generation;
   if (type == "verdict") return on_verdict(generation, frame);
   if (type == "outcome") return on_outcome(generation, frame);
   if (type == "pong") return;  // a ping sent before the switch
   protocol_error(generation, fmt::format("broke the protocol: a frame of unexpected type \"{}\"", type), "");
 }
 
-void PluginSupervisor::finish_drain_if_done() {
-  if (!draining_) return;
+void PluginSupervisor::finish_drain_if_done(uint64_t generation) {
+  if (!is_draining(generation)) return;
   for (const auto& [id, call] : calls_) {
-    if (call.generation == draining_->generation) return;
+    if (call.generation == generation) return;
   }
-  drain_timer_.cancel();
-  retire_gracefully(std::move(draining_));
+  end_drain(generation, "");
 }
 
-void PluginSupervisor::on_drained_exit() {
-  if (!draining_) return;
-  drain_timer_.cancel();
-  const uint64_t generation = draining_->generation;
-  std::vector<Call> unanswered;
-  for (auto it = calls_.begin(); it != calls_.end();) {
-    if (it->second.generation != generation) {
-      ++it;
-      continue;
-    }
-    unanswered.push_back(std::move(it->second));
-    it = calls_.erase(it);
-  }
-  retire_gracefully(std::move(draining_));
-  for (Call& call : unanswered) {
-    answer_with_policy(call, "the process replaced by a reload ended before it answered",
-                       "make the plug-in answer its calls before it exits at the end of its input");
-  }
+void PluginSupervisor::end_drain(uint64_t generation, std::string_view why) {
+  auto found = std::find_if(draining_.begin(), draining_.end(), [generation](const auto& draining) {
+    return draining->generation == generation;
+  });
+  if (found == draining_.end()) return;
+  std::unique_ptr<Incarnation> drained = std::move(*found);
+  draining_.erase(found);
+  drained->drain_timer.cancel();
+  retire_gracefully(std::move(drained));
+  answer_calls_of(generation, why,
+                  "make the plug-in answer its calls before it exits at the end of its input");
 }
 
 bool PluginSupervisor::is_candidate(uint64_t generation) const {
@@ -181,24 +175,25 @@ bool PluginSupervisor::is_candidate(uint64_t generation) const {
 }
 
 bool PluginSupervisor::is_draining(uint64_t generation) const {
-  return draining_ && draining_->generation == generation;
+  return std::any_of(draining_.begin(), draining_.end(),
+                     [generation](const auto& draining) { return draining->generation == generation; });
 }
 
 void PluginSupervisor::disable() {
   if (state_ == State::kDisabled || state_ == State::kStopping || state_ == State::kStopped) return;
-  for (auto* timer :
-       {&handshake_timer_, &ping_timer_, &pong_timer_, &restart_timer_, &candidate_timer_, &drain_timer_}) {
+  for (auto* timer : {&handshake_timer_, &ping_timer_, &pong_timer_, &restart_timer_, &candidate_timer_}) {
     timer->cancel();
   }
   ready_.store(false, std::memory_order_release);
   ping_id_.reset();
-  for (auto* incarnation : {&current_, &candidate_, &draining_}) {
+  for (auto* incarnation : {&current_, &candidate_}) {
     if (*incarnation) retire_gracefully(std::move(*incarnation));
   }
+  for (auto& draining : std::exchange(draining_, {})) retire_gracefully(std::move(draining));
   enter(State::kDisabled);
   log::event(log::Level::kWarn, "plugin.disabled",
              {log::kv("plugin", config_.name), log::kv("code", "PLUGIN_UNAVAILABLE"),
-              log::kv("cause", "disabled by the operator"),
+              log::kv("cause", "operator (ballast plugin disable)"),
               log::kv("fix", fmt::format("'ballast plugin enable {}' starts it again", config_.name))});
   answer_all_with_policy(down_reason(), fmt::format("'ballast plugin enable {}'", config_.name));
   answer_reloads(Error(ErrorCode::kPluginUnavailable,
@@ -211,7 +206,8 @@ void PluginSupervisor::enable() {
   failed_in_a_row_ = 0;
   backoff_ms_ = config_.timings.backoff_initial_ms;
   last_cause_.clear();
-  log::event(log::Level::kInfo, "plugin.enabled", {log::kv("plugin", config_.name)});
+  log::event(log::Level::kInfo, "plugin.enabled",
+             {log::kv("plugin", config_.name), log::kv("cause", "operator (ballast plugin enable)")});
   start_process();
 }
 

@@ -41,7 +41,7 @@ void PluginSupervisor::on_outcome(uint64_t generation, const nlohmann::json& fra
     return protocol_error(call.generation, cause, outcome.error().fix());
   }
   call.outcome_done(std::move(*outcome));
-  finish_drain_if_done();
+  finish_drain_if_done(generation);
 }
 
 }  // namespace ballast::plugins

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <string_view>
 
@@ -16,6 +17,10 @@ namespace ballast::command_trigger {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The process group of the command being run (0: none), for kill_running_command().
+std::atomic<pid_t> running_group{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free, "read from a signal handler");
 
 constexpr size_t kReadChunkBytes = 64 * 1024;
 // Reads of what is left in the stderr pipe once the command has ended (its background
@@ -190,6 +195,11 @@ int reap(pid_t pid) {
 
 }  // namespace
 
+void kill_running_command() {
+  const pid_t group = running_group.load();
+  if (group > 0) ::kill(-group, SIGKILL);
+}
+
 CommandRun run_command(const CommandSettings& settings, const std::string& input,
                        const std::vector<std::string>& environment, int forward_fd) {
   CommandRun run;
@@ -201,6 +211,7 @@ CommandRun run_command(const CommandSettings& settings, const std::string& input
   input_pipe.read.reset();
   error_pipe.write.reset();
   if (pid < 0) return run;
+  running_group.store(pid);
   const Clock::time_point deadline = Clock::now() + settings.timeout;
   // Without a pidfd (Linux before 5.3) the command cannot be watched: it is killed as if late.
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -211,6 +222,7 @@ CommandRun run_command(const CommandSettings& settings, const std::string& input
                                                         forward_fd, tail, deadline);
   if (!exited) ::kill(-pid, SIGKILL);
   const int status = reap(pid);
+  running_group.store(0);
   drain_stderr(error_pipe.read, forward_fd, tail);
   run.stderr_line = tail.last();
   if (!exited) {

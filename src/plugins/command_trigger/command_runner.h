@@ -36,4 +36,9 @@ struct CommandRun {
 CommandRun run_command(const CommandSettings& settings, const std::string& input,
                        const std::vector<std::string>& environment, int forward_fd);
 
+// Sends SIGKILL to the process group of the command run_command() is running, if any.
+// Async-signal-safe: for a SIGTERM handler, so that a plug-in stopped by the broker (which
+// signals only the plug-in's own process group) does not leave its command running.
+void kill_running_command();
+
 }  // namespace ballast::command_trigger

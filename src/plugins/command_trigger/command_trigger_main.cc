@@ -31,9 +31,17 @@ std::vector<std::string> own_environment() {
 
 }  // namespace
 
+// The broker stops a plug-in with SIGTERM (SIGKILL after a grace period) sent to the plug-in's
+// process group; the command runs in a group of its own, so it is killed here.
+extern "C" void on_terminate(int) {
+  ballast::command_trigger::kill_running_command();
+  ::_exit(128 + SIGTERM);
+}
+
 int main() {
   // A command that does not read its input closes the pipe: that is an EPIPE, not our death.
   ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGTERM, on_terminate);
   using namespace ballast::command_trigger;
   const std::vector<std::string> inherited = own_environment();
   CommandSettings settings;

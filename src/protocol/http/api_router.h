@@ -5,7 +5,8 @@
 // plug-ins) and the publishes this router refused for a broker-wide reason
 // (protocol/http/live_status.h); /api/v1/plugins/... go to the LiveSources' PluginControl.
 // Thread-safe: handle() may be called from any network thread; the reply callback runs
-// exactly once, on the broker thread or the calling thread.
+// exactly once, on the broker thread, the plug-in host's thread (plug-in routes), the thread
+// that stops the host, or the calling thread.
 
 #include <atomic>
 #include <cstdint>
