@@ -108,7 +108,13 @@ class Probe {
 }  // namespace
 
 Result<std::string> probe_handshake(const PluginConfig& config, std::string_view broker_version) {
-  auto process = PluginProcess::start(config);
+  // Without its cgroup: the doctor's cgroup is not the broker's, and a cgroup of the plug-in's
+  // name may be in use by a running broker's process of it.
+  PluginConfig probed = config;
+  probed.cgroup_memory_max_bytes = 0;
+  probed.cgroup_pids_max = 0;
+  probed.cgroup_cpu_max_percent = 0;
+  auto process = PluginProcess::start(probed);
   if (!process) return std::move(process).error();
   Probe probe(std::move(*process));
   const auto deadline = Clock::now() + std::chrono::milliseconds(config.handshake_timeout_ms);

@@ -2,6 +2,7 @@
 // Starts a configured plug-in once, sends it the hello frame and waits up to its
 // handshake_timeout_ms for its answer (docs/plugins.md, "Handshake"), then closes its stdin and
 // kills it. For `ballast doctor`: the broker never probes (its supervisor handshakes for real).
+// The probe runs without the plug-in's cgroup_* limits (and its cgroup), as the calling user.
 // Blocking; thread-safe (touches only the process it starts). SIGPIPE must be ignored or
 // blocked by the caller, since the plug-in may exit before the hello is written.
 

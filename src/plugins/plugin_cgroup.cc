@@ -198,22 +198,33 @@ pid_t parent_of(pid_t pid) {
   return static_cast<pid_t>(parent);
 }
 
-// SIGKILLs the leftovers in `directory`: every process in its cgroup.procs except this broker,
-// pid 0 and 1, and the broker's own children, which are live plug-in processes (the process
-// a reload starts beside the running one shares the cgroup with it). Whether such a child is
-// in it.
+// SIGKILLs the leftovers in `directory` unless a live plug-in process of this broker (one of its
+// own children: the process a reload or a restart starts beside the one still running or
+// stopping shares the cgroup with it) is in it; then nothing is killed, since every other
+// process there may be that one's descendant (a command-trigger's command). Leftovers are the
+// processes of a plug-in process that is gone (a crashed broker's, or the descendants of the
+// process just reaped). Whether such a child is in it.
 bool kill_leftovers_in(const std::filesystem::path& directory) {
+  std::vector<pid_t> others;
   std::istringstream pids(read_file(directory / "cgroup.procs"));
-  bool holds_child = false;
   for (long pid = 0; pids >> pid;) {
     if (pid <= 1 || pid == ::getpid()) continue;
-    if (parent_of(static_cast<pid_t>(pid)) == ::getpid()) {
-      holds_child = true;
-      continue;
-    }
-    ::kill(static_cast<pid_t>(pid), SIGKILL);
+    if (parent_of(static_cast<pid_t>(pid)) == ::getpid()) return true;
+    others.push_back(static_cast<pid_t>(pid));
   }
-  return holds_child;
+  for (pid_t pid : others) ::kill(pid, SIGKILL);
+  return false;
+}
+
+// Removes `directory` once the processes just killed in it have left, waiting at most
+// kLeaveMs (SIGKILLed processes leave within milliseconds). Whether it is gone.
+bool remove_when_empty(const std::filesystem::path& directory) {
+  constexpr int kLeaveMs = 100;
+  for (int waited_ms = 0;; waited_ms += 2) {
+    if (::rmdir(directory.c_str()) == 0 || errno == ENOENT) return true;
+    if (errno != EBUSY || waited_ms >= kLeaveMs) return false;
+    ::usleep(2000);  // bounded: a condition polled with a deadline
+  }
 }
 
 // Creates `directory` afresh: a leftover of the same name is emptied and removed first, or kept
@@ -224,8 +235,8 @@ Status make_directory(const PluginConfig& config, const Placement& placement,
   if (::mkdir(directory.c_str(), 0755) == 0) return ok_status();
   int error = errno;
   if (error == EEXIST) {
-    kill_leftovers_in(directory);
-    if (::rmdir(directory.c_str()) == 0 && ::mkdir(directory.c_str(), 0755) == 0) return ok_status();
+    const bool shared = kill_leftovers_in(directory);  // a live process of the plug-in is in it: reused
+    if (!shared && remove_when_empty(directory) && ::mkdir(directory.c_str(), 0755) == 0) return ok_status();
     error = errno;
     struct stat info {};
     if (::stat(directory.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) return ok_status();
@@ -385,7 +396,7 @@ Status PluginCgroup::remove() {
     if (::rmdir(directory.c_str()) == 0 || errno == ENOENT) continue;
     // Another process of the plug-in (a reload's) still runs in it and removes it when reaped.
     if (kill_leftovers_in(directory)) continue;
-    if (::rmdir(directory.c_str()) == 0 || errno == ENOENT) continue;
+    if (remove_when_empty(directory)) continue;
     const int error = errno;
     kept.push_back(directory);
     if (!result) continue;

@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "broker/broker_test_support.h"
 #include "plugins/plugin_process.h"
 
 namespace ballast::plugins {
@@ -185,22 +186,33 @@ TEST_F(RealCgroupTest, ALeftoverCgroupOfTheSameNameIsReplaced) {
 
 TEST_F(RealCgroupTest, AReloadsProcessSharesTheCgroupAndTheLastOneReapedRemovesIt) {
   const std::string name = unique_name("reload");
-  PluginConfig config = sh_plugin(name, "read line");
+  // A child of its own in the cgroup, as a command-trigger's running command is.
+  PluginConfig config = sh_plugin(name, "sleep 60 & read line");
   config.cgroup_pids_max = 8;
   auto first_started = PluginProcess::start(config);
   ASSERT_TRUE(first_started.ok()) << first_started.error().describe();
   PluginProcess first = std::move(*first_started);
+  const fs::path pids = v1_directories_of(first.pid())["pids"];
+  pid_t grandchild = 0;
+  ASSERT_TRUE(broker::testing::eventually([&] {
+    std::istringstream procs(read_text(pids / "cgroup.procs"));
+    for (long pid = 0; procs >> pid;) {
+      if (pid != first.pid()) grandchild = static_cast<pid_t>(pid);
+    }
+    return grandchild != 0;
+  }));
   auto second_started = PluginProcess::start(config);  // beside the running one, as a reload does
   ASSERT_TRUE(second_started.ok()) << second_started.error().describe();
   PluginProcess second = std::move(*second_started);
-  const fs::path pids = v1_directories_of(first.pid())["pids"];
   EXPECT_EQ(v1_directories_of(second.pid())["pids"], pids);
+  EXPECT_EQ(::kill(grandchild, 0), 0) << "the running process's child must survive the new one's start";
 
   const int first_in = first.release_stdin(), first_pidfd = first.release_pidfd();
   ::close(first_in);
   wait_and_reap(first, first_pidfd);
   EXPECT_TRUE(fs::exists(pids));
   EXPECT_EQ(::kill(second.pid(), 0), 0) << "the reload's process must survive the old one's reap";
+  EXPECT_EQ(::kill(grandchild, 0), 0) << "nothing is killed while a live process of the plug-in is in it";
 
   const int second_in = second.release_stdin(), second_pidfd = second.release_pidfd();
   ::close(second_in);

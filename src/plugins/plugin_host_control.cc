@@ -151,6 +151,13 @@ void PluginHost::attach(std::string plugin, std::string queue, std::string polic
                                    target.supervisor->config().name, policy),
                        "leave out --policy: a trigger's work waits durably while it is down");
         }
+        if (!trigger && queue.size() > kMaxFilteredQueueNameBytes) {
+          return Error(ErrorCode::kInvalidArgument,
+                       fmt::format("queue name of {} bytes: a filtered queue's name has at most {} (its held "
+                                   "messages wait in \"ballast.held.<queue>\", at most 255 bytes)",
+                                   queue.size(), kMaxFilteredQueueNameBytes),
+                       "filter a queue with a shorter name");
+        }
         if (policy.empty())
           return with_attached(target.overlay, target.supervisor->config(), queue, std::nullopt);
         auto parsed = parse_filter_policy(policy);

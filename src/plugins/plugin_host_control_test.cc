@@ -166,6 +166,10 @@ TEST_F(PluginControlTest, WrongChangesAreRefusedNamingTheObjectAndChangeNothing)
   auto policy = change([&](auto done) { host_.attach("moody", "x", "drop", done); });
   ASSERT_FALSE(policy.ok());
   EXPECT_NE(policy.error().message().find("policy \"drop\""), std::string::npos) << policy.error().message();
+  auto long_name = change([&](auto done) { host_.attach("moody", std::string(243, 'q'), "", done); });
+  ASSERT_FALSE(long_name.ok());
+  EXPECT_NE(long_name.error().message().find("at most 242"), std::string::npos)
+      << long_name.error().message();
   auto missing = change([&](auto done) { host_.detach("moody", "never", done); });
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);

@@ -221,8 +221,9 @@ CommandRun run_command(const CommandSettings& settings, const std::string& input
   const bool exited = pidfd.get() >= 0 && wait_for_exit(pidfd.get(), input_pipe.write, error_pipe.read, input,
                                                         forward_fd, tail, deadline);
   if (!exited) ::kill(-pid, SIGKILL);
-  const int status = reap(pid);
+  // Cleared before the reap: until then the zombie keeps the pid and its group from reuse.
   running_group.store(0);
+  const int status = reap(pid);
   drain_stderr(error_pipe.read, forward_fd, tail);
   run.stderr_line = tail.last();
   if (!exited) {

@@ -3,8 +3,9 @@
 // new process group with an empty signal mask and default signal handlers, stdin a pipe that
 // gets `input`, stdout the caller's `forward_fd`, stderr a pipe whose bytes are copied to
 // `forward_fd` as they come (its last line is kept for the reason), no other descriptor.
-// Thread-safe (no shared state), but the process must ignore SIGPIPE: a command that does not
-// read its input closes the pipe under the writer.
+// One command at a time per process: run_command() records the running command's process group
+// for kill_running_command() (an atomic). The process must ignore SIGPIPE: a command that does
+// not read its input closes the pipe under the writer.
 
 #include <chrono>
 #include <string>
