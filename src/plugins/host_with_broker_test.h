@@ -31,8 +31,9 @@ class HostWithBrokerTest : public ::testing::Test {
 
   // Starts the host with `configs` as the broker's filter and triggers, runs the broker, and
   // (run_host) runs the host on it: trigger workers and run-time changes.
-  void start_host(std::vector<PluginConfig> configs, bool run_host = true) {
-    auto started = host_.start(std::move(configs));
+  void start_host(std::vector<PluginConfig> configs, bool run_host = true,
+                  const std::map<std::string, std::string>& runtime_settings = {}) {
+    auto started = host_.start(std::move(configs), runtime_settings);
     ASSERT_TRUE(started.ok()) << started.error().describe();
     broker_->set_publish_filter(&host_);
     broker_->set_store_triggers(&host_);

@@ -3,6 +3,8 @@
 // behaviour a file sets at each start): a reload lets the replaced process answer the call it
 // holds; a reload whose new process fails keeps the old one; attach, detach, disable and enable
 // change what the broker's thread reads, and are refused with R1 errors when wrong.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -22,8 +24,7 @@ class PluginControlTest : public testing::HostWithBrokerTest {
   void set_mode(const std::string& mode) { std::ofstream(mode_file()) << mode; }
   std::string mode_file() const { return (dir_.path() / "moody.mode").string(); }
 
-  void start(const std::string& mode, uint32_t call_timeout_ms = 1000) {
-    set_mode(mode);
+  PluginConfig moody_config(uint32_t call_timeout_ms) const {
     PluginConfig config;
     config.name = "moody";
     config.command = {"/usr/bin/python3", kSourceDir + "/tests/e2e/plugins/moody_filter.py", mode_file()};
@@ -32,7 +33,12 @@ class PluginControlTest : public testing::HostWithBrokerTest {
     config.call_timeout_ms = call_timeout_ms;
     config.handshake_timeout_ms = 3000;
     config.timings.stop_grace_ms = 500;
-    start_host({config});
+    return config;
+  }
+
+  void start(const std::string& mode, uint32_t call_timeout_ms = 1000) {
+    set_mode(mode);
+    start_host({moody_config(call_timeout_ms)});
   }
 
   Result<PluginView> change(const std::function<void(PluginControl::ViewCallback)>& call) {
@@ -102,6 +108,35 @@ TEST_F(PluginControlTest, ReloadsFasterThanTheDrainsLetEveryReplacedProcessAnswe
     EXPECT_EQ(verdicts[0].action, broker::FilterAction::kAccept) << "answered by the policy, not the plug-in";
     EXPECT_NE(verdicts[0].message.body.find("[filtered]"), std::string::npos) << verdicts[0].message.body;
   }
+}
+
+TEST_F(PluginControlTest, ANewProcessThatDiesWhileTheOldOneDrainsLeavesTheOldOnesCallsToIt) {
+  start("slow", /*call_timeout_ms=*/8000);
+  wait_ready();
+  auto in_flight = filter("mail", "held by the old process");
+  auto reloaded = change([&](auto done) { host_.reload("moody", done); });
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().describe();
+  ASSERT_EQ(::kill(reloaded->run.pid, SIGKILL), 0);
+  ASSERT_EQ(in_flight.wait_for(10s), std::future_status::ready);
+  auto verdicts = in_flight.get();
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].action, broker::FilterAction::kAccept)
+      << "answered by the policy, not the old process";
+  EXPECT_EQ(verdicts[0].message.body, "held by the old process [filtered]");
+}
+
+TEST_F(PluginControlTest, APluginDisabledBeforeARestartStartsDisabledWithoutAProcess) {
+  set_mode("ok");
+  PluginOverlay disabled;
+  disabled.disabled = true;
+  start_host({moody_config(1000)}, true, {{"moody", encode_overlay(disabled)}});
+  ASSERT_TRUE(broker::testing::eventually([&] { return view().run.state == "disabled"; }, 5000ms));
+  const PluginView shown = view();
+  EXPECT_EQ(shown.run.state, "disabled");
+  EXPECT_EQ(shown.run.pid, 0);
+  EXPECT_NE(shown.run.reason.find("'ballast plugin enable moody'"), std::string::npos) << shown.run.reason;
+  ASSERT_TRUE(change([&](auto done) { host_.enable("moody", done); }).ok());
+  wait_ready();
 }
 
 TEST_F(PluginControlTest, AReloadWhoseNewProcessFailsKeepsTheOldOneServing) {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -136,6 +137,26 @@ TEST_F(CommandRunner, ACommandPastItsTimeoutIsKilledWithItsProcessGroupAndRetrie
   EXPECT_NE(outcome.reason.find("still ran after timeout_ms = 300: its process group was killed (SIGKILL)"),
             std::string::npos)
       << outcome.reason;
+}
+
+TEST_F(CommandRunner, KillRunningCommandEndsTheRunningCommandsGroupAsTheSigtermHandlerDoes) {
+  kill_running_command();  // nothing running: nothing happens
+  CommandRun run;
+  std::atomic<bool> finished{false};
+  std::thread runner([&] {
+    run = sh("sleep 30 & wait", {}, 60s);
+    finished = true;
+  });
+  const auto started = std::chrono::steady_clock::now();
+  // Until the command's group ends, which only the kill brings about within the test's time.
+  for (int tries = 0; tries < 1000 && !finished; ++tries) {
+    kill_running_command();
+    std::this_thread::sleep_for(10ms);
+  }
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_EQ(run.ending, CommandRun::Ending::kSignalled);
+  EXPECT_EQ(run.status, SIGKILL);
 }
 
 TEST_F(CommandRunner, ACommandThatCannotStartIsRetryNamingWhy) {
