@@ -2,33 +2,17 @@
 
 #include <future>
 
+#include "broker/names.h"
 #include "storage/io_error.h"
 #include "storage/posix_file_system.h"
 #include "util/log.h"
-#include "util/utf8.h"
 
 namespace ballast::broker {
 
 namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(50);
-constexpr size_t kMaxQueueNameBytes = 255;
 constexpr size_t kPurgeRecordsPerCommit = 10000;
-
-Status validate_name(std::string_view what, const std::string& name) {
-  const auto invalid = [&](std::string_view why) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("{} name \"{}\" {}", what, name, why),
-                 fmt::format("use 1-{} bytes of UTF-8 without control characters", kMaxQueueNameBytes));
-  };
-  if (name.empty() || name.size() > kMaxQueueNameBytes) {
-    return invalid(fmt::format("is {} bytes long", name.size()));
-  }
-  if (!is_valid_utf8(name)) return invalid("is not valid UTF-8");
-  for (char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return invalid("contains a control character");
-  }
-  return ok_status();
-}
 
 // The broker's own queues ("ballast.dead-letter", "ballast.held.<queue>", ...) are named under
 // "ballast."; a client may use one that exists but not create one, as RabbitMQ keeps "amq.".

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "broker/names.h"
 #include "plugins/plugin_host.h"
 #include "util/log.h"
 #include "util/nearest_name.h"
@@ -14,7 +15,6 @@ namespace ballast::plugins {
 namespace {
 
 constexpr std::string_view kVhost = "/";
-constexpr size_t kMaxQueueNameBytes = 255;
 
 Error shutting_down() {
   return Error(ErrorCode::kShuttingDown, "the broker is shutting down: plug-ins cannot be changed now",
@@ -22,12 +22,7 @@ Error shutting_down() {
 }
 
 Status check_queue_name(const std::string& queue) {
-  if (queue.empty() || queue.size() > kMaxQueueNameBytes) {
-    return Error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("queue name of {} bytes: it must be 1 to {} bytes", queue.size(), kMaxQueueNameBytes),
-        "give --queue the name of one of your queues");
-  }
+  if (auto valid = broker::validate_name("queue", queue); !valid) return valid;
   if (queue.starts_with("ballast.")) {
     return Error(ErrorCode::kInvalidArgument, fmt::format("queue \"{}\" is one of the broker's own", queue),
                  "attach plug-ins to your own queues only (names not starting with \"ballast.\")");

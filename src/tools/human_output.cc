@@ -12,13 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-const json& field(const json& object, const char* key) {
-  static const json kAbsent;
-  if (!object.is_object()) return kAbsent;
-  const auto found = object.find(key);
-  return found == object.end() ? kAbsent : *found;
-}
-
 void add_key_values(const json& object, const std::string& prefix, TablePrinter& table) {
   for (const auto& [key, value] : object.items()) {
     if (value.is_object() && !value.empty()) {
@@ -30,6 +23,13 @@ void add_key_values(const json& object, const std::string& prefix, TablePrinter&
 }
 
 }  // namespace
+
+const json& field(const json& object, const char* key) {
+  static const json kAbsent;
+  if (!object.is_object()) return kAbsent;
+  const auto found = object.find(key);
+  return found == object.end() ? kAbsent : *found;
+}
 
 std::string cell_text(const json& value) {
   if (value.is_null()) return "-";

@@ -14,6 +14,9 @@ namespace ballast::tools {
 // decimal, other values as compact JSON.
 std::string cell_text(const nlohmann::json& value);
 
+// The value at `key` of `object`, or null when `object` is not an object or has no such key.
+const nlohmann::json& field(const nlohmann::json& object, const char* key);
+
 // The array at `key` of `object`, or an empty array when there is none.
 const nlohmann::json& array_field(const nlohmann::json& object, const char* key);
 

@@ -11,22 +11,15 @@ using nlohmann::json;
 
 namespace {
 
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto found = object.find(key);
-  return found == object.end() ? kNull : *found;
-}
-
 // "mail.in (hold), mail.bulk (reject, runtime)".
 std::string attachments_text(const json& plugin) {
   std::string text;
   for (const auto& attachment : array_field(plugin, "attachments")) {
     if (!text.empty()) text += ", ";
-    text += cell_text(member(attachment, "queue"));
+    text += cell_text(field(attachment, "queue"));
     std::string details =
-        member(attachment, "policy").is_string() ? cell_text(member(attachment, "policy")) : "";
-    if (cell_text(member(attachment, "source")) == "runtime")
+        field(attachment, "policy").is_string() ? cell_text(field(attachment, "policy")) : "";
+    if (cell_text(field(attachment, "source")) == "runtime")
       details += details.empty() ? "runtime" : ", runtime";
     if (!details.empty()) text += " (" + details + ")";
   }
@@ -106,9 +99,9 @@ ExitCode PluginCommands::change(ApiClient& api, Console& console, const std::str
 std::string render_plugin_list(const json& answer) {
   TablePrinter table({{"NAME"}, {"KIND"}, {"STATE"}, {"PID", Align::kRight}, {"QUEUES"}, {"REASON"}});
   for (const auto& plugin : array_field(answer, "plugins")) {
-    table.add_row({cell_text(member(plugin, "name")), cell_text(member(plugin, "kind")),
-                   cell_text(member(plugin, "state")), cell_text(member(plugin, "pid")),
-                   attachments_text(plugin), cell_text(member(plugin, "reason"))});
+    table.add_row({cell_text(field(plugin, "name")), cell_text(field(plugin, "kind")),
+                   cell_text(field(plugin, "state")), cell_text(field(plugin, "pid")),
+                   attachments_text(plugin), cell_text(field(plugin, "reason"))});
   }
   return table.render();
 }

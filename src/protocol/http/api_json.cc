@@ -296,6 +296,24 @@ Result<SettleRequest> parse_settle(std::string_view body, std::string_view kind)
   return request;
 }
 
+Result<PluginQueueRequest> parse_plugin_queue(std::string_view body, std::string_view kind) {
+  auto object = parse_object(body, false);
+  if (!object) return std::move(object).error();
+  const bool attach = kind == "attach";
+  auto keys = attach ? check_keys(*object, {"queue", "policy"}, "an attach")
+                     : check_keys(*object, {"queue"}, "a detach");
+  if (!keys) return std::move(keys).error();
+  auto queue = optional_string(*object, "queue", "");
+  if (!queue) return std::move(queue).error();
+  if (!*queue || (*queue)->empty()) {
+    return invalid(fmt::format("the {} body has no \"queue\"", kind),
+                   fmt::format("send {{\"queue\": \"mail.in\"{}}}", attach ? ", \"policy\": \"hold\"" : ""));
+  }
+  auto policy = optional_string(*object, "policy", "");
+  if (!policy) return std::move(policy).error();
+  return PluginQueueRequest{std::move(**queue), policy->value_or("")};
+}
+
 json queue_info_json(const broker::QueueInfo& info) {
   const broker::QueueSettings& s = info.settings;
   const auto optional = [](const auto& value) { return value ? json(*value) : json(nullptr); };

@@ -28,6 +28,14 @@ Result<broker::ReceiveRequest> parse_receive(std::string_view body);
 // kind: "ack", "nack" or "extend" (extend requires visibility_timeout_seconds).
 Result<SettleRequest> parse_settle(std::string_view body, std::string_view kind);
 
+// The body of POST /api/v1/plugins/{name}/attach ({"queue", "policy"}) or .../detach
+// ({"queue"}; kind "detach"). `policy` is empty when not given.
+struct PluginQueueRequest {
+  std::string queue;
+  std::string policy;
+};
+Result<PluginQueueRequest> parse_plugin_queue(std::string_view body, std::string_view kind);
+
 nlohmann::json queue_info_json(const broker::QueueInfo& info);
 nlohmann::json publish_outcome_json(const broker::PublishOutcome& outcome);
 nlohmann::json messages_json(const std::vector<broker::DeliveredMessage>& messages);

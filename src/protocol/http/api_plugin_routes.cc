@@ -4,6 +4,7 @@
 //   POST /api/v1/plugins/{name}/attach    {"queue": "...", "policy": "hold|bypass|reject"}
 //   POST /api/v1/plugins/{name}/detach    {"queue": "..."}
 //   POST /api/v1/plugins/{name}/reload | disable | enable
+#include "protocol/http/api_json.h"
 #include "protocol/http/api_responses.h"
 #include "protocol/http/api_router.h"
 #include "protocol/http/plugin_json.h"
@@ -23,32 +24,6 @@ plugins::PluginControl::ViewCallback answer_view(ApiReply reply) {
     if (!result) return reply(error_response(result.error()));
     reply(plugin_response(*result));
   };
-}
-
-struct QueueChange {
-  std::string queue;
-  std::string policy;
-};
-
-// {"queue": "...", "policy": "..."}; `policy` only when `with_policy`.
-Result<QueueChange> parse_queue_change(const std::string& body, std::string_view action, bool with_policy) {
-  const std::string example =
-      with_policy ? R"({"queue": "mail.in", "policy": "hold"})" : R"({"queue": "mail.in"})";
-  const auto invalid = [&](std::string what) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("the {} body {}", action, what),
-                 fmt::format("send a JSON object such as {}", example));
-  };
-  const json document = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!document.is_object()) return invalid("is not a JSON object");
-  QueueChange change;
-  for (const auto& [key, value] : document.items()) {
-    if (key != "queue" && !(with_policy && key == "policy"))
-      return invalid(fmt::format("has the unknown key \"{}\"", key));
-    if (!value.is_string()) return invalid(fmt::format("has \"{}\" that is not a string", key));
-    (key == "queue" ? change.queue : change.policy) = value.get<std::string>();
-  }
-  if (change.queue.empty()) return invalid("has no \"queue\"");
-  return change;
 }
 
 }  // namespace
@@ -76,7 +51,7 @@ void ApiRouter::handle_plugins(const std::vector<std::string>& segments, ApiRequ
   }
   const std::string& action = segments[4];
   if (action == "attach" || action == "detach") {
-    auto change = parse_queue_change(request.body, action, action == "attach");
+    auto change = parse_plugin_queue(request.body, action);
     if (!change) return reply(error_response(change.error()));
     if (action == "attach")
       return control->attach(name, change->queue, change->policy, answer_view(std::move(reply)));
